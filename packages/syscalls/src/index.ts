@@ -1,1 +1,152 @@
-export {};
+/**
+ * @x/syscalls: the Linux system calls passt and pasta need, typed.
+ *
+ * Theory of operation
+ *
+ * The Rust crate (crates/syscalls) makes system calls and nothing else; this
+ * module gives them TypeScript types and a few reusable objects (batches,
+ * watchers) so that callers never handle raw records. Descriptors are plain
+ * numbers, as in Node's fs module: whoever opens one closes it.
+ *
+ * Three conventions hold everywhere:
+ * - A failure throws a SyscallError: `code` is the errno name, `syscall` the
+ *   call, and the message says on what it failed.
+ * - "Would block" is a return value: 0 from batch calls (nothing moved), -1
+ *   from byte-count calls (where 0 means end of stream).
+ * - Nothing here blocks Node's event loop: sockets are non-blocking, work in
+ *   another network namespace runs on a short-lived thread, and waiting for a
+ *   child runs on libuv's pool.
+ */
+import { native } from "./native.js";
+import { guard } from "./errors.js";
+import type { RecvBatch, SendBatch, Family } from "./batch.js";
+import type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
+
+export type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
+
+export { RecvBatch, SendBatch, formatAddress, MAX_BATCH, RECORD, type Family } from "./batch.js";
+export { isSyscallError, hasCode, guard, type SyscallError } from "./errors.js";
+export { Watcher, READABLE, WRITABLE, HANGUP, type WatchCallback } from "./watcher.js";
+export {
+  spawn,
+  waitPid,
+  pipe,
+  openNamespace,
+  namespacePath,
+  createNetns,
+  netnsOpenTap,
+  netnsUdpSocket,
+  netnsNetlinkSocket,
+  netnsLinkUp,
+  type SpawnOptions,
+  type ExitStatus,
+  type NamespaceKind,
+  type NsUdpOptions,
+} from "./namespaces.js";
+
+/** A non-blocking, close-on-exec UDP socket. */
+export function udpSocket(family: Family): number {
+  return guard(() => native.udpSocket(family));
+}
+
+/** Binds `fd`; an empty address is the wildcard. */
+export function bind(fd: number, family: Family, address: string, port: number, options?: BindOptions): void {
+  const o = options ? { v6Only: options.v6only, reuseAddr: options.reuseAddr, scopeId: options.scopeId } : undefined;
+  guard(() => native.bind(fd, family, address, port, o));
+}
+
+export function connect(fd: number, family: Family, address: string, port: number, scopeId?: number): void {
+  guard(() => native.connect(fd, family, address, port, scopeId));
+}
+
+export function getsockname(fd: number): SocketName {
+  return guard(() => native.getsockname(fd)) as SocketName;
+}
+
+export function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void {
+  guard(() => native.setBufferSizes(fd, rcvbuf, sndbuf));
+}
+
+export function close(fd: number): void {
+  guard(() => native.close(fd));
+}
+
+/**
+ * Receives up to `max` datagrams into `batch` and sets `batch.count`.
+ * Returns the count: 0 when nothing is waiting.
+ */
+export function recvmmsg(fd: number, batch: RecvBatch, max: number = batch.capacity): number {
+  const n = guard(() => native.recvmmsg(fd, batch.slab, batch.slotSize, batch.offset, Math.min(max, batch.capacity), batch.records));
+  batch.count = n;
+  return n;
+}
+
+/**
+ * Sends messages [from, batch.count) of `batch`, whose offsets point into
+ * `slab`. Returns how many went out (0 when the socket would block); throws
+ * only when the first of them fails, so a caller can drop that one and go on.
+ */
+export function sendmmsg(fd: number, slab: Uint8Array, batch: SendBatch, from = 0): number {
+  const n = batch.count - from;
+  if (n <= 0) return 0;
+  const desc = from === 0 ? batch.desc : batch.desc.subarray(2 * from);
+  const recs = batch.addressed ? (from === 0 ? batch.records : batch.records.subarray(from * 32)) : null;
+  return guard(() => native.sendmmsg(fd, slab, desc, n, recs));
+}
+
+/** Bytes read into buf[offset, offset+length); 0 at end of stream; -1 would block. */
+export function read(fd: number, buf: Uint8Array, offset = 0, length = buf.length - offset): number {
+  return guard(() => native.read(fd, buf, offset, length));
+}
+
+/** Bytes written from buf[offset, offset+length); -1 would block. */
+export function write(fd: number, buf: Uint8Array, offset = 0, length = buf.length - offset): number {
+  return guard(() => native.write(fd, buf, offset, length));
+}
+
+/** One writev() of the parts in order: bytes written; -1 would block. */
+export function writev(fd: number, parts: Uint8Array[]): number {
+  return guard(() => native.writev(fd, parts));
+}
+
+/**
+ * Reads up to `max` frames (one read() each, as a tap gives them) into slot i
+ * of `slab` at `offset`; lengths[i] gets each length. Returns the count.
+ */
+export function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array): number {
+  return guard(() => native.readBatch(fd, slab, slotSize, offset, max, lengths));
+}
+
+/** Writes `count` frames given as (offset, length) pairs in `desc`. Returns how many went out. */
+export function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number {
+  return guard(() => native.writeBatch(fd, slab, desc, count));
+}
+
+/** A listening UNIX stream socket at `path`. */
+export function unixListen(path: string, backlog = 1): number {
+  return guard(() => native.unixListen(path, backlog));
+}
+
+/** A connected UNIX stream socket (non-blocking after the connect). */
+export function unixConnect(path: string): number {
+  return guard(() => native.unixConnect(path));
+}
+
+/** A new connection's fd, or -1 when none is waiting. */
+export function accept(fd: number): number {
+  return guard(() => native.accept(fd));
+}
+
+/** An rtnetlink socket in Node's own network namespace. */
+export function netlinkSocket(): number {
+  return guard(() => native.netlinkSocket());
+}
+
+/** A tap device in Node's own network namespace (root, or pasta's own namespace helper). */
+export function openTap(options?: TapOptions): Tap {
+  return guard(() => native.openTap(options));
+}
+
+export function linkUp(name: string): void {
+  guard(() => native.linkUp(name));
+}

@@ -1,0 +1,131 @@
+//! Work inside another network namespace, without moving Node's main thread.
+//!
+//! A network namespace belongs to a thread, not to a process. Node's main
+//! thread must stay where it is: once an unprivileged process has entered a
+//! namespace of its own it cannot setns() back to the host's. So each piece
+//! of work that needs the guest's namespace (opening its tap, binding a
+//! socket there, talking rtnetlink to its kernel) runs on a thread that is
+//! born for it, setns()es into the namespace, does the one thing, hands the
+//! file descriptor back and ends. The descriptor keeps working from any
+//! thread: a socket stays in the namespace it was created in.
+//!
+//! Creating a namespace is the same move in reverse: a fresh thread
+//! unshare()s a new network namespace and returns a descriptor of it, which
+//! keeps the namespace alive after the thread is gone.
+
+use crate::errno::{Result, check, err, invalid, last_err};
+use crate::sock::{bind_here, connect_here, cstr, netlink_here, udp_socket_here, BindOptions};
+use crate::tap::{link_up_here, open_tap_here, Tap, TapOptions};
+use napi_derive::napi;
+
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Runs `f` on a new thread inside the network namespace `ns_fd`.
+fn in_netns<T: Send + 'static>(ns_fd: i32, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let worker = std::thread::Builder::new().name("x-netns".into()).spawn(move || {
+        // SAFETY: setns() takes an fd and a flag; it changes only this thread's namespace.
+        if unsafe { libc::setns(ns_fd, libc::CLONE_NEWNET) } < 0 {
+            return Err(last_err("setns", &format!("fd {ns_fd} (network)")));
+        }
+        f()
+    });
+    match worker {
+        Ok(h) => h.join().unwrap_or_else(|_| Err(invalid("namespace worker panicked"))),
+        Err(e) => Err(err("pthread_create", e.raw_os_error().unwrap_or(libc::EAGAIN), "(namespace worker)")),
+    }
+}
+
+fn kind_flag(kind: &str) -> Result<i32> {
+    match kind {
+        "net" => Ok(libc::CLONE_NEWNET),
+        "user" => Ok(libc::CLONE_NEWUSER),
+        "mnt" => Ok(libc::CLONE_NEWNS),
+        "uts" => Ok(libc::CLONE_NEWUTS),
+        "ipc" => Ok(libc::CLONE_NEWIPC),
+        "pid" => Ok(libc::CLONE_NEWPID),
+        k => Err(invalid(format!("namespace kind '{k}' (net, user, mnt, uts, ipc or pid)"))),
+    }
+}
+
+/// Opens a namespace file (/proc/PID/ns/net, /run/netns/NAME...) and checks
+/// that it is a namespace of `kind` ("net" by default).
+#[napi]
+pub fn open_namespace(path: String, kind: Option<String>) -> Result<i32> {
+    let want = kind_flag(kind.as_deref().unwrap_or("net"))?;
+    let p = cstr("namespace path", &path)?;
+    // SAFETY: p is NUL-terminated.
+    let fd = check(unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open", &path)?;
+    // SAFETY: NS_GET_NSTYPE takes no argument; on a non-namespace file it fails with ENOTTY.
+    let t = unsafe { libc::ioctl(fd, NS_GET_NSTYPE) };
+    if t != want {
+        // SAFETY: fd is ours and open.
+        unsafe { libc::close(fd) };
+        let what = if t < 0 { "is not a namespace".to_string() } else { "is a namespace of another kind".to_string() };
+        return Err(napi::Error::new("EINVAL".to_string(), format!("open_namespace {path}: {what}: EINVAL")));
+    }
+    Ok(fd)
+}
+
+/// Makes a new network namespace and returns a descriptor that keeps it alive.
+#[napi]
+pub fn create_netns() -> Result<i32> {
+    let worker = std::thread::Builder::new().name("x-netns".into()).spawn(|| {
+        // SAFETY: unshare() with a flag; it changes only this thread's namespace.
+        check(unsafe { libc::unshare(libc::CLONE_NEWNET) }, "unshare", "(network)")?;
+        let p = cstr("path", "/proc/thread-self/ns/net")?;
+        // SAFETY: p is NUL-terminated.
+        check(unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open", "/proc/thread-self/ns/net")
+    });
+    match worker {
+        Ok(h) => h.join().unwrap_or_else(|_| Err(invalid("namespace worker panicked"))),
+        Err(e) => Err(err("pthread_create", e.raw_os_error().unwrap_or(libc::EAGAIN), "(namespace worker)")),
+    }
+}
+
+#[napi]
+pub fn netns_open_tap(ns_fd: i32, options: Option<TapOptions>) -> Result<Tap> {
+    let o = options.unwrap_or(TapOptions { name: None, vnet_hdr: None, offload: None, up: None });
+    in_netns(ns_fd, move || open_tap_here(&o))
+}
+
+#[napi]
+pub fn netns_link_up(ns_fd: i32, name: String) -> Result<()> {
+    in_netns(ns_fd, move || link_up_here(&name))
+}
+
+#[napi(object)]
+pub struct NsUdpOptions {
+    pub family: u32,
+    pub address: Option<String>,
+    pub port: Option<u32>,
+    pub v6only: Option<bool>,
+    pub scope_id: Option<u32>,
+    pub connect_address: Option<String>,
+    pub connect_port: Option<u32>,
+}
+
+/// A UDP socket created, bound and optionally connected inside the namespace.
+#[napi]
+pub fn netns_udp_socket(ns_fd: i32, o: NsUdpOptions) -> Result<i32> {
+    in_netns(ns_fd, move || {
+        let fd = udp_socket_here(o.family)?;
+        let result = (|| {
+            let opts = Some(BindOptions { v6only: o.v6only, reuse_addr: None, scope_id: o.scope_id });
+            bind_here(fd, o.family, o.address.as_deref().unwrap_or(""), o.port.unwrap_or(0), &opts)?;
+            if let Some(a) = &o.connect_address {
+                connect_here(fd, o.family, a, o.connect_port.unwrap_or(0), o.scope_id.unwrap_or(0))?;
+            }
+            Ok(fd)
+        })();
+        if result.is_err() {
+            // SAFETY: fd is ours and open.
+            unsafe { libc::close(fd) };
+        }
+        result
+    })
+}
+
+#[napi]
+pub fn netns_netlink_socket(ns_fd: i32) -> Result<i32> {
+    in_netns(ns_fd, netlink_here)
+}

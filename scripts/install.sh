@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything passt-ts needs on a fresh Debian machine (run as root):
+# the tools the tests drive, pnpm, the workspace's packages, and a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" = 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends \
+    iproute2 socat iperf sockperf passt tshark udhcpc python3-scapy \
+    qemu-system-x86 slirp4netns uidmap util-linux procps strace >/dev/null
+  # A rootless tap needs /dev/net/tun to be 0666, as distributions ship it.
+  chmod 0666 /dev/net/tun || true
+fi
+command -v pnpm >/dev/null || npm i -g pnpm@9
+pnpm install --frozen-lockfile
+pnpm build
