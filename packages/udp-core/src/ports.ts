@@ -1,0 +1,210 @@
+/**
+ * Theory of operation.
+ *
+ * A port forward says: "listen on these ports on the host side, deliver to
+ * those ports on the guest side". Ranges may be shifted (`1000-1009:
+ * 2000-2009`), which is a constant delta per port: 1000 goes to 2000,
+ * 1005 to 2005. The reverse delta matters just as much: when the guest
+ * answers from port 2005, the answer must leave through the socket bound on
+ * 1005, or the remote peer sees a reply from a port it never talked to.
+ *
+ * So a `PortForwards` is, per address family, four flat tables indexed by
+ * port number (0..65535 inclusive; 65535 is a real port):
+ *
+ *   listening[p]   1 when p is a listening port
+ *   target[p]      where p is delivered (valid when listening[p])
+ *   reverse[t]     the listening port whose target is t, or -1
+ *   bindIndex[p]   which configured bind address p uses, -1 for "any"
+ *
+ * Lookups are a single array read, so remapping costs nothing per datagram.
+ *
+ * Input is a list of `PortForwardEntry` (the command-line syntax is parsed
+ * by the engine). Validation is strict and explains itself: port 0 cannot
+ * be forwarded (it means "any port" to the kernel), ranges must stay within
+ * 1..65535 on both sides, and two entries may not claim the same listening
+ * port on a family (unless they bind different explicit addresses) nor the
+ * same target port (the reverse mapping would be ambiguous). Exclusions
+ * remove ports from the forwarded set after the ranges are laid out.
+ */
+import { bytesEqual, FAMILIES, formatAddress, type AddressFamily, type Family } from './family.js';
+
+export interface PortRange {
+  /** First port, 1..65535. */
+  readonly start: number;
+  /** Last port, inclusive, start..65535. */
+  readonly end: number;
+}
+
+export interface PortForwardEntry extends PortRange {
+  /** First target port; the range keeps its length. Default: same as `start` (no remap). */
+  readonly toStart?: number;
+  /**
+   * Listen only on this address (4 or 16 bytes), which also restricts the
+   * entry to that family. Absent: the wildcard address, both families.
+   */
+  readonly bindAddress?: Uint8Array;
+}
+
+/** One socket to open at start-up: family, local port and address, and the guest-side port. */
+export interface Listener {
+  readonly family: Family;
+  readonly port: number;
+  readonly target: number;
+  readonly bindAddress: Uint8Array | null;
+}
+
+export class PortForwardError extends Error {
+  override readonly name = 'PortForwardError';
+}
+
+const PORTS = 65536;
+
+class FamilyTable {
+  readonly listening = new Uint8Array(PORTS);
+  readonly target = new Uint16Array(PORTS);
+  readonly reverse = new Int32Array(PORTS).fill(-1);
+  readonly bindIndex = new Int16Array(PORTS).fill(-1);
+  /** Which entry claimed each port, for error messages only. */
+  readonly claimedBy = new Int32Array(PORTS).fill(-1);
+  readonly targetClaimedBy = new Int32Array(PORTS).fill(-1);
+}
+
+function describe(e: PortForwardEntry): string {
+  const to = e.toStart === undefined ? '' : `:${e.toStart}-${e.toStart + (e.end - e.start)}`;
+  const fam = e.bindAddress?.length === 4 ? 4 : 6;
+  const at = e.bindAddress ? `${formatAddress(FAMILIES[fam === 4 ? 0 : 1], e.bindAddress, 0)}/` : '';
+  return `${at}${e.start}-${e.end}${to}`;
+}
+
+function checkPort(what: string, p: number, entry: string): void {
+  if (!Number.isInteger(p) || p < 1 || p > 65535) {
+    const hint = p === 0 ? ' (port 0 cannot be forwarded: the kernel reads it as "any port")' : '';
+    throw new PortForwardError(`port forward ${entry}: ${what} ${p} is not a port in 1..65535${hint}`);
+  }
+}
+
+export class PortForwards {
+  private readonly tables: readonly [FamilyTable, FamilyTable];
+  private readonly addresses: Uint8Array[] = [];
+  private readonly listenerList: Listener[] = [];
+
+  private constructor() {
+    this.tables = [new FamilyTable(), new FamilyTable()];
+  }
+
+  /** No forwards at all. */
+  static none(): PortForwards {
+    return PortForwards.from([]);
+  }
+
+  /**
+   * Lays out and validates forwards. Throws PortForwardError with a message
+   * naming the offending entries.
+   * @param entries forwarded ranges, with optional remap and bind address
+   * @param exclude ranges removed from the result (like `~1500` on passt's command line)
+   */
+  static from(entries: readonly PortForwardEntry[], exclude: readonly PortRange[] = []): PortForwards {
+    const pf = new PortForwards();
+    const excluded = new Uint8Array(PORTS);
+    for (const x of exclude) {
+      const name = `~${x.start}-${x.end}`;
+      checkPort('exclusion start', x.start, name);
+      checkPort('exclusion end', x.end, name);
+      if (x.end < x.start) throw new PortForwardError(`exclusion ${name}: end is before start`);
+      excluded.fill(1, x.start, x.end + 1);
+    }
+    entries.forEach((e, idx) => pf.add(e, idx, entries, excluded));
+    for (const fam of FAMILIES) {
+      const t = pf.tables[fam.index];
+      for (let p = 1; p < PORTS; p++) {
+        if (t.listening[p] !== 1) continue;
+        const bi = t.bindIndex[p] as number;
+        pf.listenerList.push({
+          family: fam.family,
+          port: p,
+          target: t.target[p] as number,
+          bindAddress: bi < 0 ? null : (pf.addresses[bi] as Uint8Array),
+        });
+      }
+    }
+    return pf;
+  }
+
+  private add(e: PortForwardEntry, idx: number, all: readonly PortForwardEntry[], excluded: Uint8Array): void {
+    const name = describe(e);
+    checkPort('start', e.start, name);
+    checkPort('end', e.end, name);
+    if (e.end < e.start) throw new PortForwardError(`port forward ${name}: end ${e.end} is before start ${e.start}`);
+    const toStart = e.toStart ?? e.start;
+    checkPort('target start', toStart, name);
+    const toEnd = toStart + (e.end - e.start);
+    if (toEnd > 65535) {
+      throw new PortForwardError(`port forward ${name}: target range would end at ${toEnd}, beyond 65535`);
+    }
+    let fams: readonly AddressFamily[] = FAMILIES;
+    let bindIndex = -1;
+    if (e.bindAddress !== undefined) {
+      const len = e.bindAddress.length;
+      if (len !== 4 && len !== 16) {
+        throw new PortForwardError(`port forward ${e.start}-${e.end}: bind address must be 4 or 16 bytes, got ${len}`);
+      }
+      fams = [FAMILIES[len === 4 ? 0 : 1]];
+      bindIndex = this.addresses.length;
+      this.addresses.push(Uint8Array.from(e.bindAddress));
+    }
+    for (const fam of fams) {
+      const t = this.tables[fam.index];
+      for (let p = e.start; p <= e.end; p++) {
+        if (excluded[p] === 1) continue;
+        const to = toStart + (p - e.start);
+        const prev = t.claimedBy[p] as number;
+        if (prev >= 0) {
+          const other = all[prev] as PortForwardEntry;
+          const bothExplicit = other.bindAddress !== undefined && e.bindAddress !== undefined;
+          const a = other.bindAddress as Uint8Array;
+          const b = e.bindAddress as Uint8Array;
+          const same = bothExplicit && a.length === b.length && bytesEqual(a, 0, b, 0, a.length);
+          if (!bothExplicit || same) {
+            throw new PortForwardError(
+              `overlapping port forwards: ${describe(other)} and ${name} both listen on IPv${fam.family} port ${p}`,
+            );
+          }
+        }
+        const prevT = t.targetClaimedBy[to] as number;
+        if (prevT >= 0 && prevT !== idx) {
+          throw new PortForwardError(
+            `overlapping port forwards: ${describe(all[prevT] as PortForwardEntry)} and ${name} both deliver to ` +
+              `IPv${fam.family} port ${to}, so a reply from it could not be mapped back`,
+          );
+        }
+        t.claimedBy[p] = idx;
+        t.targetClaimedBy[to] = idx;
+        t.listening[p] = 1;
+        t.target[p] = to;
+        t.reverse[to] = p;
+        t.bindIndex[p] = bindIndex;
+      }
+    }
+  }
+
+  /** Whether `port` is a listening port on `family`. */
+  isForwarded(family: AddressFamily, port: number): boolean {
+    return this.tables[family.index].listening[port] === 1;
+  }
+
+  /** The target (delivery) port for listening port `port`; `port` itself when it is not forwarded. */
+  targetOf(family: AddressFamily, port: number): number {
+    const t = this.tables[family.index];
+    return t.listening[port] === 1 ? (t.target[port] as number) : port;
+  }
+
+  /** The listening port whose target is `target`, or -1: the reverse delta. */
+  listenerFor(family: AddressFamily, target: number): number {
+    return this.tables[family.index].reverse[target] as number;
+  }
+
+  /** Every socket to open at start-up, in port order, IPv4 first. */
+  listeners(): readonly Listener[] {
+    return this.listenerList;
+  }
+}
