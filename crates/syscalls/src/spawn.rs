@@ -50,6 +50,9 @@ pub struct SpawnOptions {
     pub kill_with_parent: Option<bool>,
     /// Start a new session (detach from the terminal's job control).
     pub new_session: Option<bool>,
+    /// Descriptors the child keeps across exec at the same numbers (their
+    /// close-on-exec flag is cleared in the child only).
+    pub keep_fds: Option<Vec<i32>>,
 }
 
 /// Steps reported through the error pipe.
@@ -135,6 +138,7 @@ pub fn spawn(o: SpawnOptions) -> Result<i32> {
     let new_user = o.new_user == Some(true);
     let new_net = o.new_net == Some(true);
     let stdio = [o.stdin, o.stdout, o.stderr];
+    let keep: Vec<i32> = o.keep_fds.clone().unwrap_or_default();
 
     let mut fds = [0i32; 2];
     // SAFETY: fds has room for the two descriptors pipe2 writes.
@@ -180,6 +184,9 @@ pub fn spawn(o: SpawnOptions) -> Result<i32> {
             // Node may have marked its own stdio close-on-exec; the child keeps it.
             for fd in 0..3 {
                 libc::fcntl(fd, libc::F_SETFD, 0);
+            }
+            for fd in keep.iter() {
+                libc::fcntl(*fd, libc::F_SETFD, 0);
             }
             if let Some(fd) = o.userns_fd {
                 if libc::setns(fd, libc::CLONE_NEWUSER) < 0 {

@@ -131,6 +131,11 @@ export interface SpawnOptions {
   killWithParent?: boolean
   /** Start a new session (detach from the terminal's job control). */
   newSession?: boolean
+  /**
+   * Descriptors the child keeps across exec at the same numbers (their
+   * close-on-exec flag is cleared in the child only).
+   */
+  keepFds?: Array<number>
 }
 
 export interface Tap {

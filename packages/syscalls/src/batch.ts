@@ -42,16 +42,21 @@ export class RecvBatch {
   /** How many datagrams the last receive filled. */
   count = 0;
 
+  /** `slab`: an existing buffer to receive into (at least capacity * slotSize bytes); a new one when absent. */
   constructor(
     readonly capacity: number,
     readonly slotSize: number,
     readonly offset: number,
+    slab?: Uint8Array,
   ) {
     checkCapacity(capacity);
     if (!Number.isInteger(slotSize) || !Number.isInteger(offset) || offset < 0 || offset >= slotSize) {
       throw new RangeError(`slot of ${slotSize} bytes with payload offset ${offset}`);
     }
-    this.slab = new Uint8Array(capacity * slotSize);
+    if (slab && slab.length < capacity * slotSize) {
+      throw new RangeError(`slab of ${slab.length} bytes for ${capacity} slots of ${slotSize}`);
+    }
+    this.slab = slab ?? new Uint8Array(capacity * slotSize);
     this.records = new Uint8Array(capacity * RECORD);
     this.view = new DataView(this.records.buffer);
   }
@@ -118,9 +123,11 @@ export class SendBatch {
 
   /**
    * Adds slab[offset, offset+length), sent to (family, address, port, scope)
-   * or, with family 0, to the socket's connected peer.
+   * or, with family 0, to the socket's connected peer. The address is read
+   * from `address` at `addressAt`, so callers with packed address tables
+   * need no subarray per message.
    */
-  push(offset: number, length: number, family: Family | 0 = 0, address?: Uint8Array, port = 0, scopeId = 0): void {
+  push(offset: number, length: number, family: Family | 0 = 0, address?: Uint8Array, port = 0, scopeId = 0, addressAt = 0): void {
     if (this.count === this.capacity) throw new RangeError(`send batch is full (${this.capacity})`);
     const i = this.count++;
     this.desc[2 * i] = offset;
@@ -131,7 +138,8 @@ export class SendBatch {
       this.addressed = true;
       this.view.setUint16(r + R_PORT, port, true);
       this.view.setUint32(r + R_SCOPE, scopeId, true);
-      this.records.set(address.subarray(0, family === 4 ? 4 : 16), r + R_ADDR);
+      const n = family === 4 ? 4 : 16;
+      for (let k = 0; k < n; k++) this.records[r + R_ADDR + k] = address[addressAt + k] as number;
     }
   }
 }

@@ -44,6 +44,8 @@ export interface SpawnOptions {
   /** SIGKILL the child when the spawning thread (Node's main thread) ends. */
   killWithParent?: boolean;
   newSession?: boolean;
+  /** Descriptors the child keeps at the same numbers (close-on-exec cleared in the child). */
+  keepFds?: number[];
 }
 
 export interface ExitStatus {
