@@ -1,1 +1,33 @@
-export {};
+/**
+ * @x/engine: what passt and pasta share.
+ *
+ * The frame loop between a guest link (tap or qemu stream) and the UDP
+ * translation (GuestSession), the ARP/NDP/DHCP/DHCPv6 responders, the host's
+ * template interface and the configuration derived from it, the command
+ * line both commands accept, logging and --pcap. The apps add only what is
+ * theirs: pasta its namespaces, tap and netlink configuration; passt its
+ * UNIX socket and qemu's framing.
+ */
+export { parseOptions, helpText, type Options, type Mode } from "./options.js";
+export { parsePortSpec, mergePortSpecs, type PortSpec } from "./ports-spec.js";
+export { UsageError } from "./usage-error.js";
+export { Log, type Level } from "./log.js";
+export { PcapFile } from "./pcap-file.js";
+export { SyscallSockets } from "./socket-layer.js";
+export { TapReader, TapSink, TAP_SLOT, type FramesHandler } from "./tap-io.js";
+export { GuestSession, forwardsOf, type GuestSink, type SessionOptions, type SessionCounters } from "./guest-session.js";
+export {
+  buildNetConfig,
+  parseResolvConf,
+  readResolvConf,
+  ConfigError,
+  DEFAULT_OUR_MAC,
+  DEFAULT_MTU,
+  type NetConfig,
+  type HostTemplate,
+  type Family4,
+  type Family6,
+  type Resolv,
+} from "./net-config.js";
+export { hostTemplate } from "./host-template.js";
+export * from "./responders/index.js";

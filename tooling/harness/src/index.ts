@@ -164,3 +164,4 @@ export function asUnprivileged(argv: string[]): string[] {
 export function fdCount(pid: number): number {
   return sh(["ls", `/proc/${pid}/fd`]).split("\n").filter(Boolean).length;
 }
+export * from "./world.js";

@@ -1,0 +1,186 @@
+/**
+ * The networking process of pasta.
+ *
+ * Theory of operation
+ *
+ * Everything here runs with Node's main thread in the host's network
+ * namespace. The guest's namespace is made (or joined) by a helper thread
+ * and known only by a descriptor; the tap device, the namespace's rtnetlink
+ * socket and the splice sockets on its loopback are opened there by helper
+ * threads too and then used from the main thread like any descriptor.
+ *
+ * Order of events, as in the C pasta:
+ *  1. read the host's template interface (rtnetlink, host namespace);
+ *  2. make or join the guest's network namespace;
+ *  3. create the tap inside it, named after the template interface (-I to
+ *     choose), and with --config-net (the default when we start the command)
+ *     copy addresses, routes and MTU into it and bring it and lo up;
+ *  4. bind the forwarded ports, read the tap, answer ARP/NDP/DHCP, translate
+ *     UDP (GuestSession);
+ *  5. write the pid file, say "ready", start the command;
+ *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
+ *     the pid file, and exit with the command's status.
+ */
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { close, createNetns, namespacePath, netnsOpenTap, openNamespace, spawn, waitPid } from "@x/syscalls";
+import {
+  GuestSession,
+  Log,
+  PcapFile,
+  SyscallSockets,
+  TapReader,
+  TapSink,
+  buildNetConfig,
+  hostTemplate,
+  type NetConfig,
+  type Options,
+} from "@x/engine";
+import { Rtnl } from "@x/netlink";
+
+/** The namespace file for --netns NAME|PATH: a bare name lives in /run/netns. */
+function netnsPath(o: Options): string {
+  if (o.targetPid !== undefined) return namespacePath(o.targetPid, "net");
+  const n = o.netns as string;
+  return n.includes("/") ? n : `/run/netns/${n}`;
+}
+
+async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, configNet: boolean, log: Log): Promise<void> {
+  const nl = Rtnl.open(nsFd);
+  try {
+    await nl.setLinkUp("lo");
+    if (!configNet) return;
+    const link = await nl.linkByName(ifname);
+    if (!link) throw new Error(`tap ${ifname} vanished from the namespace`);
+    await nl.setMtu(link.index, cfg.mtu);
+    if (cfg.v4) await nl.addAddress(link.index, 4, cfg.v4.address, cfg.v4.prefixLen);
+    if (cfg.v6) await nl.addAddress(link.index, 6, cfg.v6.address, cfg.v6.prefixLen, { nodad: true });
+    await nl.setLinkUp(link.index);
+    if (cfg.v4) await nl.addRoute(4, { prefixLen: 0, gateway: cfg.v4.gateway, oif: link.index, onlink: true });
+    if (cfg.v6) await nl.addRoute(6, { prefixLen: 0, gateway: cfg.v6.gateway, oif: link.index });
+    log.debug(`configured ${ifname}: mtu ${cfg.mtu}`);
+  } finally {
+    nl.close();
+  }
+}
+
+export async function runNetwork(o: Options, ready: (err?: string) => void): Promise<number> {
+  const log = new Log("pasta", o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info", o.logFile);
+  const cleanups: (() => void)[] = [];
+  const cleanup = (): void => {
+    while (cleanups.length) {
+      try {
+        cleanups.pop()?.();
+      } catch (e) {
+        log.debug(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+  const fail = (msg: string): number => {
+    log.error(msg);
+    ready(msg);
+    cleanup();
+    return 1;
+  };
+  try {
+    const template = await hostTemplate(o.ifname);
+    const cfg = buildNetConfig(o, template);
+    const configNet = o.configNet ?? (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined));
+    const nsFd = o.targetPid !== undefined || o.netns !== undefined ? openNamespace(netnsPath(o), "net") : createNetns();
+    cleanups.push(() => close(nsFd));
+    const ifname = o.nsIfname ?? (template.ifname || "tap0");
+    const tap = netnsOpenTap(nsFd, { name: ifname, up: false });
+    cleanups.push(() => close(tap.fd));
+    await configureNamespace(nsFd, tap.name, cfg, configNet, log);
+
+    const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
+    if (pcap) cleanups.push(() => pcap.close());
+    const sockets = new SyscallSockets(nsFd);
+    cleanups.push(() => sockets.closeAll());
+    const sink = new TapSink(tap.fd);
+    const session = new GuestSession({
+      config: cfg,
+      sockets,
+      sink,
+      log,
+      ...(pcap ? { pcap } : {}),
+      udpIn: o.udp ? o.udpIn : { mode: "none", entries: [], exclude: [] },
+      udpOut: o.udp ? o.udpOut : { mode: "none", entries: [], exclude: [] },
+      splice: true,
+      dhcp: o.dhcp,
+      ndp: o.ndp,
+      dhcpv6: o.dhcpv6,
+      ra: o.ra,
+    });
+    cleanups.push(() => session.stop());
+    const failures = session.start();
+    if (failures.length > 0) {
+      const f = failures[0] as { port: number; family: number; side: string; code: string };
+      const where = f.side === "ns" ? "in the namespace" : "on the host";
+      return fail(`cannot bind UDP port ${f.port} (IPv${f.family}) ${where}: ${f.code}`);
+    }
+    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n));
+    reader.start();
+    cleanups.push(() => reader.stop());
+    if (o.pidFile) {
+      writeFileSync(o.pidFile, `${process.pid}\n`);
+      const pidFile = o.pidFile;
+      cleanups.push(() => existsSync(pidFile) && unlinkSync(pidFile));
+    }
+    log.info(
+      `namespace ready: ${tap.name}${cfg.v4 ? ` ${fmt(cfg.v4.address)}/${cfg.v4.prefixLen} gw ${fmt(cfg.v4.gateway)}` : ""}` +
+        `${cfg.v6 ? ` ${fmt(cfg.v6.address)}/${cfg.v6.prefixLen} gw ${fmt(cfg.v6.gateway)}` : ""} mtu ${cfg.mtu}`,
+    );
+
+    let stop: (code: number) => void = () => {};
+    const stopped = new Promise<number>((resolve) => (stop = resolve));
+    const onSignal = (): void => stop(0);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    cleanups.push(() => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    });
+
+    let child: number | undefined;
+    if (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined)) {
+      const argv = o.command.length > 0 ? o.command : [process.env.SHELL || "/bin/sh"];
+      child = spawn({ argv, netnsFd: nsFd });
+      const pid = child;
+      waitPid(pid).then((st) => {
+        child = undefined;
+        log.debug(`command exited: ${st.code ?? `signal ${st.signal}`}`);
+        stop(st.code ?? 128 + (st.signal ?? 0));
+      });
+    } else if (o.targetPid !== undefined && !o.noNetnsQuit) {
+      const pid = o.targetPid;
+      const t = setInterval(() => {
+        if (!existsSync(`/proc/${pid}`)) stop(0);
+      }, 1000);
+      cleanups.push(() => clearInterval(t));
+    }
+    ready();
+    const code = await stopped;
+    if (child !== undefined) {
+      try {
+        process.kill(child, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+    }
+    const c = session.allCounters();
+    log.debug(
+      `frames from guest ${c.framesIn}, answered ${c.answered}, malformed ${c.malformed}; ` + `udp ${JSON.stringify(c.udp)}`,
+    );
+    cleanup();
+    return code;
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function fmt(a: Uint8Array): string {
+  if (a.length === 4) return a.join(".");
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
+  return g.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+}

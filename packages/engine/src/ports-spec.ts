@@ -1,0 +1,92 @@
+/**
+ * Port forwarding specifications, as passt(1) and pasta(1) spell them.
+ *
+ * A spec is `none`, `all`, `auto`, or a comma-separated list of items, the
+ * whole optionally preceded by `ADDRESS/` to listen on one address only:
+ *   22          one port              1000-1010     a range
+ *   80:8080     port 80 to 8080       1000-1010:2000-2010   a range, remapped
+ *   ~25         exclude a port        ~30000-30010  exclude a range
+ * A list made only of exclusions means "everything but these", as in passt.
+ * The parser returns plain ranges; @x/udp-core's PortForwards turns them into
+ * tables and rejects overlaps, so both places say precisely what is wrong.
+ */
+import { isWireError, parseIpAddr } from "@x/l2";
+import type { PortForwardEntry, PortRange } from "@x/udp-core";
+import { UsageError } from "./usage-error.js";
+
+export interface PortSpec {
+  mode: "none" | "all" | "auto" | "list";
+  entries: PortForwardEntry[];
+  exclude: PortRange[];
+}
+
+function port(text: string, spec: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new UsageError(`invalid port '${text}' in '${spec}'`);
+  const n = Number(text);
+  if (n < 1 || n > 65535) throw new UsageError(`port ${n} out of range 1-65535 in '${spec}'`);
+  return n;
+}
+
+function range(text: string, spec: string): PortRange {
+  const [a, b, ...rest] = text.split("-");
+  if (a === undefined || rest.length > 0 || a === "") throw new UsageError(`invalid port range '${text}' in '${spec}'`);
+  const start = port(a, spec);
+  const end = b === undefined ? start : port(b, spec);
+  if (end < start) throw new UsageError(`port range '${text}' ends before it starts in '${spec}'`);
+  return { start, end };
+}
+
+/** Parses one -u/-U (or -t/-T) argument. */
+export function parsePortSpec(spec: string): PortSpec {
+  const s = spec.trim();
+  if (s === "none") return { mode: "none", entries: [], exclude: [] };
+  if (s === "auto") return { mode: "auto", entries: [], exclude: [] };
+  if (s === "all") return { mode: "all", entries: [{ start: 1, end: 65535 }], exclude: [] };
+  let body = s;
+  let bindAddress: Uint8Array | undefined;
+  const slash = s.lastIndexOf("/");
+  if (slash >= 0) {
+    const a = parseIpAddr(s.slice(0, slash));
+    if (isWireError(a)) throw new UsageError(`invalid address '${s.slice(0, slash)}' in port spec '${spec}'`);
+    bindAddress = a;
+    body = s.slice(slash + 1);
+  }
+  if (body === "") throw new UsageError(`empty port spec '${spec}'`);
+  const entries: PortForwardEntry[] = [];
+  const exclude: PortRange[] = [];
+  for (const item of body.split(",")) {
+    if (item.startsWith("~")) {
+      exclude.push(range(item.slice(1), spec));
+      continue;
+    }
+    const [from, to, ...rest] = item.split(":");
+    if (from === undefined || rest.length > 0) throw new UsageError(`invalid port item '${item}' in '${spec}'`);
+    const r = range(from, spec);
+    let toStart: number | undefined;
+    if (to !== undefined) {
+      const t = range(to, spec);
+      if (t.end - t.start !== r.end - r.start) throw new UsageError(`remap '${item}' maps ranges of different lengths in '${spec}'`);
+      toStart = t.start;
+    }
+    entries.push({ ...r, ...(toStart !== undefined ? { toStart } : {}), ...(bindAddress ? { bindAddress } : {}) });
+  }
+  if (entries.length === 0) entries.push({ start: 1, end: 65535, ...(bindAddress ? { bindAddress } : {}) });
+  return { mode: entries.length ? "list" : "none", entries, exclude };
+}
+
+/** Merges several -u arguments into one spec. */
+export function mergePortSpecs(specs: PortSpec[]): PortSpec {
+  if (specs.length === 0) return { mode: "none", entries: [], exclude: [] };
+  const out: PortSpec = { mode: "none", entries: [], exclude: [] };
+  for (const s of specs) {
+    if (s.mode === "none") continue;
+    if (s.mode === "auto") {
+      out.mode = "auto";
+      continue;
+    }
+    out.mode = out.mode === "auto" ? "auto" : "list";
+    out.entries.push(...s.entries);
+    out.exclude.push(...s.exclude);
+  }
+  return out;
+}
