@@ -25,7 +25,7 @@
  * without -f), it exits 0 at once, as the C pasta returns to the shell.
  * As root, with nothing to detach, all of this happens in one process.
  */
-import { closeSync, read, readlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, read, readlinkSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn, waitPid, openNamespace, close, namespacePath } from "@x/syscalls";
 import { helpText, parseOptions, UsageError, type Options } from "@x/engine";
@@ -93,6 +93,10 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
     .filter(([k]) => k !== STAGE && k !== READY_FD)
     .map(([k, v]) => `${k}=${v ?? ""}`);
   env.push(`${STAGE}=net`, `${READY_FD}=${w}`);
+  // Detached, the networking process lets go of our terminal and pipes, as
+  // a daemon does; what goes wrong before it is ready comes back through the
+  // readiness pipe, and -l keeps its log.
+  const devNull = detach ? openSync("/dev/null", "r+") : -1;
   let pid: number;
   try {
     pid = spawn({
@@ -102,12 +106,14 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
       ...(usernsFd !== undefined ? { usernsFd } : {}),
       keepFds: [w],
       newSession: detach,
+      ...(detach ? { stdin: devNull, stdout: devNull, stderr: devNull } : {}),
     });
   } catch (e) {
     process.stderr.write(`pasta: cannot start the networking process: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   } finally {
     if (usernsFd !== undefined) close(usernsFd);
+    if (devNull >= 0) closeSync(devNull);
   }
   closeSync(w);
   const forward = (sig: NodeJS.Signals) => () => {
@@ -121,8 +127,10 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
   const onTerm = forward("SIGTERM");
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
-  const exited = waitPid(pid);
   if (detach) {
+    // Not waitPid yet: a thread blocked in waitpid() would hold up our own
+    // exit until the detached process ends. The pipe closing unready says
+    // it died, and only then do we wait for its status.
     const ready = await readReady(r);
     closeSync(r);
     if (ready) {
@@ -133,7 +141,7 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
   } else {
     closeSync(r);
   }
-  const st = await exited;
+  const st = await waitPid(pid);
   process.off("SIGINT", onInt);
   process.off("SIGTERM", onTerm);
   return st.code ?? 128 + (st.signal ?? 0);

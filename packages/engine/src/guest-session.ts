@@ -135,7 +135,7 @@ export class GuestSession {
       ...(c.v6
         ? { v6: { address: c.v6.address, prefixLen: c.v6.prefixLen, gateway: c.v6.gateway, ourLinkLocal: c.v6.ourLinkLocal, dns: c.v6.dns } }
         : {}),
-    } as LinkConfig;
+    };
     this.forUdpOffsets = new Uint32Array(1024);
     this.forUdpLengths = new Uint32Array(1024);
   }

@@ -165,3 +165,16 @@ export function fdCount(pid: number): number {
   return sh(["ls", `/proc/${pid}/fd`]).split("\n").filter(Boolean).length;
 }
 export * from "./world.js";
+
+/** Direct children of a process (from /proc/PID/task/PID/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return sh(["cat", `/proc/${pid}/task/${pid}/children`])
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}

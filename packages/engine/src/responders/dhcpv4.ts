@@ -94,7 +94,10 @@ export function dhcpv4Lease(cfg: LinkConfig, v4: Ipv4LinkConfig): Dhcpv4Lease {
 }
 
 type Decision =
-  | { kind: 'reply'; type: typeof Dhcpv4MessageType.Offer | typeof Dhcpv4MessageType.Ack | typeof Dhcpv4MessageType.Nak }
+  | {
+      kind: 'reply';
+      type: typeof Dhcpv4MessageType.Offer | typeof Dhcpv4MessageType.Ack | typeof Dhcpv4MessageType.Nak;
+    }
   | { kind: 'ignore'; why: string };
 
 /** What RFC 2131 (less the parts about pools) says to do with `req`. */
@@ -145,7 +148,7 @@ export function respondDhcpv4(
   eth: EthernetRepr,
   payload: Uint8Array,
   cfg: LinkConfig,
-  out: (reply: Uint8Array) => void,
+  out: (reply: Uint8Array) => void
 ): Outcome {
   const req = parseDhcpv4Bytes(payload);
   if (isWireError(req)) return fromParseError('dhcpv4', req);
@@ -157,8 +160,14 @@ export function respondDhcpv4(
   const len = dhcpv4BufferLength(reply);
   if (isWireError(len)) return replyFailed('dhcpv4', len);
   const to = destination(req, reply);
-  const frame = ipv4UdpFrame(replyLink(eth, cfg.ourMac, to.mac), v4.gateway, to.ip, DHCPV4_SERVER_PORT, DHCPV4_CLIENT_PORT, len, (into) =>
-    emitDhcpv4(reply, into),
+  const frame = ipv4UdpFrame(
+    replyLink(eth, cfg.ourMac, to.mac),
+    v4.gateway,
+    to.ip,
+    DHCPV4_SERVER_PORT,
+    DHCPV4_CLIENT_PORT,
+    len,
+    (into) => emitDhcpv4(reply, into)
   );
   if (isWireError(frame)) return replyFailed('dhcpv4', frame);
   out(frame);

@@ -174,7 +174,7 @@ export function respondDhcpv6(
   ip: Ipv6Repr,
   payload: Uint8Array,
   cfg: LinkConfig,
-  out: (reply: Uint8Array) => void,
+  out: (reply: Uint8Array) => void
 ): Outcome {
   const req = parseDhcpv6Bytes(payload);
   if (isWireError(req)) return fromParseError('dhcpv6', req);
@@ -189,11 +189,19 @@ export function respondDhcpv6(
   if (isWireError(base)) return replyFailed('dhcpv6', base);
   const preferred = reply.messageType === Dhcpv6MessageType.Advertise;
   const len = base + (preferred ? PREFERENCE_OPTION_LEN : 0);
-  const frame = ipv6UdpFrame(replyLink(eth, cfg.ourMac, eth.src), v6.ourLinkLocal, ip.src, DHCPV6_SERVER_PORT, DHCPV6_CLIENT_PORT, len, (into) => {
-    const n = emitDhcpv6(reply, into);
-    if (isWireError(n) || !preferred) return n;
-    return appendPreference(into, n);
-  });
+  const frame = ipv6UdpFrame(
+    replyLink(eth, cfg.ourMac, eth.src),
+    v6.ourLinkLocal,
+    ip.src,
+    DHCPV6_SERVER_PORT,
+    DHCPV6_CLIENT_PORT,
+    len,
+    (into) => {
+      const n = emitDhcpv6(reply, into);
+      if (isWireError(n) || !preferred) return n;
+      return appendPreference(into, n);
+    }
+  );
   if (isWireError(frame)) return replyFailed('dhcpv6', frame);
   out(frame);
   return replied('dhcpv6');

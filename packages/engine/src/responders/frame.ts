@@ -65,8 +65,15 @@ function allocate(link: LinkHeader, inner: number): { buf: Uint8Array; at: numbe
 
 function finishEthernet(link: LinkHeader, ethertype: number, buf: Uint8Array, at: number, inner: number): Uint8Array {
   emitEthernet(
-    { dst: link.dst, src: link.src, ethertype, vlanId: link.vlanId, vlanPriority: link.vlanPriority, payload: buf.subarray(at, at + inner) },
-    buf,
+    {
+      dst: link.dst,
+      src: link.src,
+      ethertype,
+      vlanId: link.vlanId,
+      vlanPriority: link.vlanPriority,
+      payload: buf.subarray(at, at + inner),
+    },
+    buf
   );
   return buf;
 }
@@ -87,7 +94,7 @@ export function ipv4UdpFrame(
   srcPort: number,
   dstPort: number,
   payloadLength: number,
-  write: MessageWriter,
+  write: MessageWriter
 ): Uint8Array | WireError {
   const udpLen = UDP_HEADER_LEN + payloadLength;
   const ipLen = IPV4_HEADER_LEN + udpLen;
@@ -96,7 +103,12 @@ export function ipv4UdpFrame(
   const payloadAt = udpAt + UDP_HEADER_LEN;
   const w = write(buf.subarray(payloadAt, payloadAt + payloadLength));
   if (isWireError(w)) return w;
-  const u = emitUdp({ srcPort, dstPort, payload: buf.subarray(payloadAt, payloadAt + payloadLength) }, buf.subarray(udpAt, udpAt + udpLen), src, dst);
+  const u = emitUdp(
+    { srcPort, dstPort, payload: buf.subarray(payloadAt, payloadAt + payloadLength) },
+    buf.subarray(udpAt, udpAt + udpLen),
+    src,
+    dst
+  );
   if (isWireError(u)) return u;
   const i = emitIpv4(
     {
@@ -114,7 +126,7 @@ export function ipv4UdpFrame(
       options: new Uint8Array(0),
       payload: buf.subarray(udpAt, udpAt + udpLen),
     },
-    buf.subarray(at, at + ipLen),
+    buf.subarray(at, at + ipLen)
   );
   if (isWireError(i)) return i;
   return finishEthernet(link, ETHERTYPE_IPV4, buf, at, ipLen);
@@ -128,7 +140,7 @@ export function ipv6Frame(
   nextHeader: number,
   hopLimit: number,
   upperLength: number,
-  write: MessageWriter,
+  write: MessageWriter
 ): Uint8Array | WireError {
   const ipLen = IPV6_HEADER_LEN + upperLength;
   const { buf, at } = allocate(link, ipLen);
@@ -151,7 +163,7 @@ export function ipv6Frame(
       fragmentIdent: 0,
       payload: buf.subarray(upperAt, upperAt + upperLength),
     },
-    buf.subarray(at, at + ipLen),
+    buf.subarray(at, at + ipLen)
   );
   if (isWireError(i)) return i;
   return finishEthernet(link, ETHERTYPE_IPV6, buf, at, ipLen);
@@ -165,7 +177,7 @@ export function ipv6UdpFrame(
   srcPort: number,
   dstPort: number,
   payloadLength: number,
-  write: MessageWriter,
+  write: MessageWriter
 ): Uint8Array | WireError {
   const udpLen = UDP_HEADER_LEN + payloadLength;
   return ipv6Frame(link, src, dst, IpProtocol.Udp, 255, udpLen, (into) => {

@@ -15,6 +15,11 @@
  *     ff02::1:2 or to our link-local      -> dhcpv6.ts
  *   anything else                         -> pass, for the UDP translation
  *
+ * DHCP is taken whatever the IP destination, as passt does: a client sends
+ * to the broadcast address, and later, renewing, to the server identifier,
+ * and either way there is no other server on the link to reach. DHCPv6 is
+ * narrower because its destinations are well known.
+ *
  * Nothing here throws on input. A frame whose Ethernet or IP header is
  * broken is reported "malformed" and counts as consumed: the layers after
  * us would only drop it again. A fragment passes untouched, as no
@@ -50,7 +55,15 @@ import type { LinkConfig } from './config.js';
 import { allDhcpServersAddress, respondDhcpv6 } from './dhcpv6.js';
 import { respondDhcpv4 } from './dhcpv4.js';
 import { isNdpMessageType, respondNdp } from './ndp.js';
-import { PASS, countOutcome, handledOf, malformedInput, type Handled, type Outcome, type ResponderCounters } from './result.js';
+import {
+  PASS,
+  countOutcome,
+  handledOf,
+  malformedInput,
+  type Handled,
+  type Outcome,
+  type ResponderCounters,
+} from './result.js';
 
 export * from './config.js';
 export * from './result.js';
@@ -91,7 +104,9 @@ function respondIpv4(eth: EthernetRepr, cfg: LinkConfig, out: Out): Outcome {
 
 /** DHCPv6 for us: to the all-servers group, or unicast to our link-local once the client knows it. */
 function isForOurDhcpv6(ip: Ipv6Repr, cfg: LinkConfig): boolean {
-  return addrEquals(ip.dst, allDhcpServersAddress()) || (cfg.v6 !== undefined && addrEquals(ip.dst, cfg.v6.ourLinkLocal));
+  return (
+    addrEquals(ip.dst, allDhcpServersAddress()) || (cfg.v6 !== undefined && addrEquals(ip.dst, cfg.v6.ourLinkLocal))
+  );
 }
 
 function respondIpv6(eth: EthernetRepr, cfg: LinkConfig, out: Out): Outcome {

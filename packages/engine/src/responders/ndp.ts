@@ -128,7 +128,7 @@ function ndpFrame(link: LinkHeader, v6: Ipv6LinkConfig, dst: Uint8Array, msg: Ic
   const len = icmpv6BufferLength(msg);
   if (isWireError(len)) return len;
   return ipv6Frame(link, v6.ourLinkLocal, dst, IpProtocol.Icmpv6, NDP_HOP_LIMIT, len, (into) =>
-    emitIcmpv6(msg, into, v6.ourLinkLocal, dst),
+    emitIcmpv6(msg, into, v6.ourLinkLocal, dst)
   );
 }
 
@@ -153,8 +153,14 @@ export function routerAdvertFrame(cfg: LinkConfig): Uint8Array | null | WireErro
  * @param cfg the link facts; NDP stays silent without IPv6
  * @param out receives the reply frame, if any
  */
-export function respondNdp(eth: EthernetRepr, ip: Ipv6Repr, cfg: LinkConfig, out: (reply: Uint8Array) => void): Outcome {
-  if (ip.hopLimit !== NDP_HOP_LIMIT) return malformedInput('ndp', malformed(`NDP message with hop limit ${ip.hopLimit}`));
+export function respondNdp(
+  eth: EthernetRepr,
+  ip: Ipv6Repr,
+  cfg: LinkConfig,
+  out: (reply: Uint8Array) => void
+): Outcome {
+  if (ip.hopLimit !== NDP_HOP_LIMIT)
+    return malformedInput('ndp', malformed(`NDP message with hop limit ${ip.hopLimit}`));
   const msg = parseIcmpv6Bytes(ip.payload, ip.src, ip.dst);
   if (isWireError(msg)) return fromParseError('ndp', msg);
   const v6 = cfg.v6;
@@ -166,7 +172,14 @@ export function respondNdp(eth: EthernetRepr, ip: Ipv6Repr, cfg: LinkConfig, out
       if (addrEquals(msg.target, ip.src)) return ignored('ndp', 'solicitation for its own source address');
       const options = emptyNdpOptions();
       options.targetLinkAddr = cfg.ourMac;
-      const advert: NdpRepr = { type: 'neighborAdvert', router: true, solicited: true, override: true, target: msg.target, options };
+      const advert: NdpRepr = {
+        type: 'neighborAdvert',
+        router: true,
+        solicited: true,
+        override: true,
+        target: msg.target,
+        options,
+      };
       const guestMac = msg.options.sourceLinkAddr ?? eth.src;
       const frame = ndpFrame(replyLink(eth, cfg.ourMac, guestMac), v6, ip.src, advert);
       if (isWireError(frame)) return replyFailed('ndp', frame);

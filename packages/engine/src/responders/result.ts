@@ -29,7 +29,12 @@ export type Outcome =
   | { readonly kind: 'replied'; readonly consumed: true; readonly protocol: ResponderProtocol }
   | { readonly kind: 'ignored'; readonly consumed: true; readonly protocol: ResponderProtocol; readonly why: string }
   | { readonly kind: 'malformed'; readonly consumed: true; readonly layer: MalformedLayer; readonly error: WireError }
-  | { readonly kind: 'replyFailed'; readonly consumed: true; readonly protocol: ResponderProtocol; readonly error: WireError }
+  | {
+      readonly kind: 'replyFailed';
+      readonly consumed: true;
+      readonly protocol: ResponderProtocol;
+      readonly error: WireError;
+    }
   | { readonly kind: 'pass'; readonly consumed: false };
 
 export function replied(protocol: ResponderProtocol): Outcome {

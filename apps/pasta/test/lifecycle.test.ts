@@ -1,0 +1,142 @@
+/**
+ * pasta's life cycle and command line: exit statuses, errors before
+ * anything starts, a port already in use, joining an existing namespace by
+ * PID (detached, with a pid file, stopped by SIGTERM) or by --netns name,
+ * and --no-map-gw.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GW4, Netns, World, asUnprivileged, ensureTunOpen, isRoot, start, uniqueName, until, type Running } from "@x/harness";
+import { OURS, echoServer, exchange, inNetns, inNs, settle, startPasta } from "./topology.js";
+
+function pasta(args: string[], ns?: string): { code: number | null; out: string; err: string } {
+  const argv = [...OURS.argv, ...args];
+  const full = ns ? ["ip", "netns", "exec", ns, ...asUnprivileged(argv)] : argv;
+  const r = spawnSync(full[0] as string, full.slice(1), { encoding: "utf8", timeout: 30_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("pasta's command line", () => {
+  it.each([
+    [["--bogus"], /unknown option --bogus/],
+    [["-Z"], /unknown option -Z/],
+    [["-t", "80"], /TCP is not supported yet/],
+    [["-u", "70000"], /port 70000 out of range/],
+    [["-u", "10-5"], /ends before it starts/],
+    [["-u", "1-3:5-6"], /different lengths/],
+    [["-m", "12"], /--mtu|-m 12 out of range/],
+    [["-a", "1.2.3.4.5"], /invalid address/],
+    [["-s", "/tmp/x"], /unknown option -s/],
+    [["--mtu"], /invalid number '--' for --mtu/],
+  ])("refuses %j with one line and status 1, starting nothing", (args, message) => {
+    const r = pasta([...args, "--", "true"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(message);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("prints its version and usage", () => {
+    expect(pasta(["--version"]).out).toMatch(/^pasta \(passt-ts\) \d+\.\d+\.\d+/);
+    const h = pasta(["--help"]);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--udp-ports/);
+    expect(h.out).toMatch(/--ns-ifname/);
+  });
+});
+
+describe.runIf(isRoot())("pasta's life cycle", () => {
+  let world: World;
+  beforeAll(() => {
+    ensureTunOpen();
+    world = new World("pl");
+  });
+  afterAll(() => world?.remove());
+
+  it("exits with the command's status", () => {
+    expect(pasta(["-f", "--config-net", "-t", "none", "-T", "none", "--", "sh", "-c", "exit 3"], world.host.name).code).toBe(3);
+    expect(pasta(["-f", "-t", "none", "-T", "none", "--", "true"], world.host.name).code).toBe(0);
+    const r = pasta(["-f", "-t", "none", "-T", "none", "--", "/nonexistent/cmd"], world.host.name);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/nonexistent/);
+  });
+
+  it("fails with a clear message and status 1 when a forwarded port is in use", async () => {
+    const holder = start(inNetns(world.host.name, ["socat", "UDP4-LISTEN:7102,reuseaddr", "STDOUT"]), { deadlineMs: 30_000 });
+    await settle(300);
+    const r = pasta(["-f", "--config-net", "-t", "none", "-T", "none", "-u", "7102", "--", "sleep", "5"], world.host.name);
+    holder.kill("SIGKILL");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot bind UDP port 7102 \(IPv4\) on the host: EADDRINUSE/);
+  });
+
+  it("joins a process's namespaces by PID, detaches, writes its pid file and cleans up on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pasta-pid-"));
+    chmodSync(dir, 0o777);
+    const pidFile = join(dir, "pasta.pid");
+    // An unprivileged user's own user and network namespace, as podman makes.
+    const target: Running = start(["ip", "netns", "exec", world.host.name, ...asUnprivileged(["unshare", "-Urn", "sleep", "60"])], { deadlineMs: 60_000 });
+    try {
+      // ip netns exec, setpriv and unshare each exec the next: the PID is sleep's.
+      const tpid = target.child.pid as number;
+      await until(() => readFileSync(`/proc/${tpid}/comm`, "utf8").trim() === "sleep", 5000, "the target namespace");
+      const t0 = Date.now();
+      const r = pasta(["--config-net", "-t", "none", "-T", "none", "-q", "-P", pidFile, String(tpid)], world.host.name);
+      expect(r.code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      expect(existsSync(`/proc/${pid}`)).toBe(true);
+      expect(execFileSync("nsenter", ["-t", String(tpid), "-n", "ip", "-o", "addr"], { encoding: "utf8" })).toMatch(/203\.0\.113\.2\/24/);
+      const lo = echoServer(inNetns(world.host.name, []), 4, "127.0.0.1", 7104);
+      await settle(300);
+      const ex = await exchange(inNs(tpid, []), dir, 4, GW4, 7104, 77);
+      lo.kill("SIGKILL");
+      expect(ex.detail).toBe("SAME");
+      process.kill(pid, "SIGTERM");
+      await until(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"), 5000, "pasta to exit");
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      target.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("joins a named namespace with --netns as root", async () => {
+    const ns = new Netns(uniqueName("pln"));
+    try {
+      const r = spawnSync("ip", ["netns", "exec", world.host.name, ...OURS.argv, "--config-net", "-t", "none", "-T", "none", "-q", "--netns", ns.name, "-I", "tapx"], {
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(0);
+      await until(() => ns.sh(["ip", "-o", "addr", "show", "tapx"]).includes("203.0.113.2/24"), 5000, "tapx configured");
+      expect(ns.sh(["ip", "route"])).toMatch(/default via 203\.0\.113\.1 dev tapx/);
+    } finally {
+      ns.remove();
+      spawnSync("pkill", ["-f", `--netns ${ns.name}`]);
+    }
+  });
+
+  it("with --no-map-gw sends datagrams for the gateway to the real gateway", async () => {
+    const real = echoServer(inNetns(world.remote.name, []), 4, GW4, 7105);
+    const p = await startPasta(world, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "--no-map-gw"]);
+    try {
+      await settle(300);
+      const ex = await exchange(inNs(p.nsPid, []), p.dir, 4, GW4, 7105, 64);
+      expect(ex.detail).toBe("SAME");
+    } finally {
+      real.kill("SIGKILL");
+      await p.stop();
+    }
+  });
+});
+
+function readlinkNs(pid: number): string {
+  try {
+    return execFileSync("readlink", [`/proc/${pid}/ns/net`], { encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
