@@ -17,7 +17,7 @@
  * frame in both directions is also written to the capture.
  */
 import { PortForwards, UdpEngine, systemClock, type FrameSink, type Logger, type UdpCounters } from "@x/udp-core";
-import { ETHERNET_HEADER_LEN, isMacMulticast } from "@x/l2";
+import { ETHERNET_HEADER_LEN } from "@x/l2";
 import { respond, type LinkConfig } from "./responders/index.js";
 import type { NetConfig } from "./net-config.js";
 import type { PortSpec } from "./ports-spec.js";
@@ -74,6 +74,41 @@ export function forwardsOf(spec: PortSpec | undefined): PortForwards {
   const exclude = [...spec.exclude];
   if (spec.mode === "all") exclude.push(ephemeralRange());
   return PortForwards.from(spec.entries, exclude);
+}
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const PROTO_UDP = 17;
+const PROTO_ICMPV6 = 58;
+const PROTO_TCP = 6;
+const DHCP_SERVER_PORT = 67;
+const DHCPV6_SERVER_PORT = 547;
+
+/**
+ * Whether a frame may be for the responders: anything but plain IPv4/IPv6
+ * (ARP, VLAN tags...), ICMPv6 (NDP), and UDP to the DHCP server ports. Read
+ * from the raw bytes, so that ordinary datagrams reach udp-core without a
+ * view object per frame; whatever looks odd here goes to the responders,
+ * which validate it properly.
+ */
+function forResponders(b: Uint8Array, off: number, len: number): boolean {
+  const type = ((b[off + 12] as number) << 8) | (b[off + 13] as number);
+  if (type === ETHERTYPE_IPV4) {
+    if (len < 14 + 20) return true;
+    const ihl = ((b[off + 14] as number) & 0x0f) * 4;
+    if ((b[off + 23] as number) !== PROTO_UDP) return false;
+    const at = off + 14 + ihl + 2;
+    if (ihl < 20 || at + 2 > off + len) return true;
+    return (((b[at] as number) << 8) | (b[at + 1] as number)) === DHCP_SERVER_PORT;
+  }
+  if (type === ETHERTYPE_IPV6) {
+    if (len < 14 + 40 + 8) return true;
+    const next = b[off + 20] as number;
+    if (next === PROTO_ICMPV6) return true;
+    if (next !== PROTO_UDP) return next !== PROTO_TCP; // extension headers: let the responders look
+    return (((b[off + 56] as number) << 8) | (b[off + 57] as number)) === DHCPV6_SERVER_PORT;
+  }
+  return true;
 }
 
 export class GuestSession {
@@ -160,14 +195,15 @@ export class GuestSession {
         this.counters.malformed++;
         continue;
       }
-      const frame = slab.subarray(off, off + len);
-      this.pcap?.frame(frame);
-      this.learnMac(frame);
-      const handled = respond(frame, this.link, this.reply);
-      if (handled === "answered" || handled === "consumed") continue;
-      if (handled === "malformed") {
-        this.counters.malformed++;
-        continue;
+      if (this.pcap) this.pcap.frame(slab.subarray(off, off + len));
+      this.learnMac(slab, off);
+      if (forResponders(slab, off, len)) {
+        const handled = respond(slab.subarray(off, off + len), this.link, this.reply);
+        if (handled === "answered" || handled === "consumed") continue;
+        if (handled === "malformed") {
+          this.counters.malformed++;
+          continue;
+        }
       }
       if (n === this.forUdpOffsets.length) {
         this.udp.fromGuestFrames(slab, this.forUdpOffsets, this.forUdpLengths, n);
@@ -180,18 +216,18 @@ export class GuestSession {
     if (n > 0) this.udp.fromGuestFrames(slab, this.forUdpOffsets, this.forUdpLengths, n);
   }
 
-  private learnMac(frame: Uint8Array): void {
+  private learnMac(slab: Uint8Array, off: number): void {
     // The source MAC is bytes 6..12; a multicast source is never a guest's.
-    const src = frame.subarray(6, 12);
-    if (isMacMulticast(src)) return;
+    const src = off + 6;
+    if (((slab[src] as number) & 1) === 1) return;
     let same = this.macKnown;
-    for (let k = 0; k < 6 && same; k++) same = this.guestMac[k] === src[k];
+    for (let k = 0; k < 6 && same; k++) same = this.guestMac[k] === slab[src + k];
     if (same) return;
-    this.guestMac.set(src);
+    for (let k = 0; k < 6; k++) this.guestMac[k] = slab[src + k] as number;
     this.macKnown = true;
     this.udp.setGuestMac(this.guestMac);
     (this.link as { guestMac?: Uint8Array }).guestMac = this.guestMac;
-    this.log.debug(`guest MAC is ${[...src].map((b) => b.toString(16).padStart(2, "0")).join(":")}`);
+    this.log.debug(`guest MAC is ${[...this.guestMac].map((b) => b.toString(16).padStart(2, "0")).join(":")}`);
   }
 
   allCounters(): SessionCounters {

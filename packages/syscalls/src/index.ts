@@ -18,7 +18,7 @@
  *   child runs on libuv's pool.
  */
 import { native } from "./native.js";
-import { guard } from "./errors.js";
+import { decorate, guard } from "./errors.js";
 import type { RecvBatch, SendBatch, Family } from "./batch.js";
 import type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
 
@@ -76,7 +76,12 @@ export function close(fd: number): void {
  * Returns the count: 0 when nothing is waiting.
  */
 export function recvmmsg(fd: number, batch: RecvBatch, max: number = batch.capacity): number {
-  const n = guard(() => native.recvmmsg(fd, batch.slab, batch.slotSize, batch.offset, Math.min(max, batch.capacity), batch.records));
+  let n: number;
+  try {
+    n = native.recvmmsg(fd, batch.slab, batch.slotSize, batch.offset, Math.min(max, batch.capacity), batch.records);
+  } catch (e) {
+    throw decorate(e);
+  }
   batch.count = n;
   return n;
 }
@@ -91,7 +96,11 @@ export function sendmmsg(fd: number, slab: Uint8Array, batch: SendBatch, from = 
   if (n <= 0) return 0;
   const desc = from === 0 ? batch.desc : batch.desc.subarray(2 * from);
   const recs = batch.addressed ? (from === 0 ? batch.records : batch.records.subarray(from * 32)) : null;
-  return guard(() => native.sendmmsg(fd, slab, desc, n, recs));
+  try {
+    return native.sendmmsg(fd, slab, desc, n, recs);
+  } catch (e) {
+    throw decorate(e);
+  }
 }
 
 /** Bytes read into buf[offset, offset+length); 0 at end of stream; -1 would block. */
@@ -114,12 +123,20 @@ export function writev(fd: number, parts: Uint8Array[]): number {
  * of `slab` at `offset`; lengths[i] gets each length. Returns the count.
  */
 export function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array): number {
-  return guard(() => native.readBatch(fd, slab, slotSize, offset, max, lengths));
+  try {
+    return native.readBatch(fd, slab, slotSize, offset, max, lengths);
+  } catch (e) {
+    throw decorate(e);
+  }
 }
 
 /** Writes `count` frames given as (offset, length) pairs in `desc`. Returns how many went out. */
 export function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number {
-  return guard(() => native.writeBatch(fd, slab, desc, count));
+  try {
+    return native.writeBatch(fd, slab, desc, count);
+  } catch (e) {
+    throw decorate(e);
+  }
 }
 
 /** A listening UNIX stream socket at `path`. */
