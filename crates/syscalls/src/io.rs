@@ -138,3 +138,28 @@ pub fn write_batch(fd: i32, slab: Uint8ArraySlice, desc: Uint32ArraySlice, count
     }
     Ok(done as u32)
 }
+
+/// Sends the parts in order with one sendmsg() on a socket (MSG_NOSIGNAL |
+/// MSG_DONTWAIT): bytes sent, -1 if it would block. This is how the rest of
+/// a short write to qemu's stream socket is completed.
+#[napi]
+pub fn sendmsg(fd: i32, parts: Vec<Uint8Array>) -> Result<i64> {
+    if parts.len() > 1024 {
+        return Err(invalid(format!("{} parts (at most 1024, IOV_MAX)", parts.len())));
+    }
+    let mut iov: Vec<libc::iovec> = parts
+        .iter()
+        .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() })
+        .collect();
+    // SAFETY: msghdr is plain old data; zero is "no name, no control".
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len();
+    // SAFETY: each iovec describes a live typed array held by `parts` for the whole call.
+    let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if r < 0 {
+        let e = last();
+        return if would_block(e) { Ok(-1) } else { Err(err("sendmsg", e, &format!("fd {fd}"))) };
+    }
+    Ok(r as i64)
+}

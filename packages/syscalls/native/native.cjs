@@ -854,6 +854,7 @@ module.exports.read = nativeBinding.read
 module.exports.readBatch = nativeBinding.readBatch
 module.exports.recvmmsg = nativeBinding.recvmmsg
 module.exports.sendmmsg = nativeBinding.sendmmsg
+module.exports.sendmsg = nativeBinding.sendmsg
 module.exports.setBufferSizes = nativeBinding.setBufferSizes
 module.exports.spawn = nativeBinding.spawn
 module.exports.udpSocket = nativeBinding.udpSocket

@@ -93,6 +93,13 @@ export declare function recvmmsg(fd: number, slab: Uint8Array, slotSize: number,
  */
 export declare function sendmmsg(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, addrs?: Uint8Array | undefined | null): number
 
+/**
+ * Sends the parts in order with one sendmsg() on a socket (MSG_NOSIGNAL |
+ * MSG_DONTWAIT): bytes sent, -1 if it would block. This is how the rest of
+ * a short write to qemu's stream socket is completed.
+ */
+export declare function sendmsg(fd: number, parts: Array<Uint8Array>): number
+
 /** Sets SO_RCVBUF and SO_SNDBUF (either may be 0 to leave it). */
 export declare function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void
 

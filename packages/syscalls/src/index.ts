@@ -118,6 +118,11 @@ export function writev(fd: number, parts: Uint8Array[]): number {
   return guard(() => native.writev(fd, parts));
 }
 
+/** One sendmsg() of the parts on a socket, never raising SIGPIPE: bytes sent; -1 would block. */
+export function sendmsg(fd: number, parts: Uint8Array[]): number {
+  return guard(() => native.sendmsg(fd, parts));
+}
+
 /**
  * Reads up to `max` frames (one read() each, as a tap gives them) into slot i
  * of `slab` at `offset`; lengths[i] gets each length. Returns the count.

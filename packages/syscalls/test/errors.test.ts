@@ -98,3 +98,50 @@ describe("bad input gives the promised errors, never a crash", () => {
     }
   });
 });
+
+describe("stream sockets", () => {
+  it("completes a short write with sendmsg and sees the peer hang up", async () => {
+    const { unixListen, unixConnect, accept, sendmsg, read, Watcher, HANGUP, READABLE } = await import("../src/index.js");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "xsys-"));
+    const path = join(dir, "s");
+    const l = unixListen(path);
+    const c = unixConnect(path);
+    let a = -1;
+    for (let i = 0; i < 100 && a < 0; i++) {
+      a = accept(l);
+      if (a < 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(a).toBeGreaterThanOrEqual(0);
+    // Fill the socket until a write is cut short, then drain and complete it.
+    const chunk = new Uint8Array(65536).fill(7);
+    let sent = 0;
+    for (;;) {
+      const n = sendmsg(c, [chunk.subarray(0, 4), chunk]);
+      if (n < 0) break;
+      sent += n;
+    }
+    const buf = new Uint8Array(1 << 20);
+    let got = 0;
+    for (let n = read(a, buf); n > 0; n = read(a, buf)) got += n;
+    expect(got).toBe(sent);
+    expect(sendmsg(c, [new Uint8Array([1, 2, 3])])).toBe(3);
+    const hup = new Promise<number>((resolve) => {
+      const w = new Watcher(a, READABLE | HANGUP, (_s, ev) => {
+        if (ev & HANGUP) {
+          w.close();
+          resolve(ev);
+        }
+      });
+    });
+    close(c);
+    expect((await hup) & HANGUP).toBe(HANGUP);
+    expect(read(a, buf)).toBe(3);
+    expect(read(a, buf)).toBe(0);
+    close(a);
+    close(l);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
