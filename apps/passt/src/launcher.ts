@@ -1,0 +1,142 @@
+/**
+ * Start-up: staying in the foreground or going to the background.
+ *
+ * Theory of operation
+ *
+ * The C passt forks into the background once it is listening, unless -f is
+ * given. Node cannot fork, so without -f the command a user runs is only a
+ * launcher: it starts a second Node process running this same script
+ * through the native spawn helper, in a new session (setsid, so no terminal
+ * signals reach it) with /dev/null as standard input and output, and waits
+ * on a pipe for it to finish starting:
+ *
+ *   passt (launcher)  ──spawn──>  passt (daemon, new session)
+ *         <── "say LINE" ...   (start-up lines the user must see)
+ *         <── "ready"          (listening: the launcher exits 0)
+ *          or "error MESSAGE"  (the launcher prints it and exits 1)
+ *
+ * The daemon's later log lines go to -l FILE, or nowhere, since the
+ * terminal it was started from is no longer its own (the C passt logs to
+ * the system log there; we have none). No user namespace is involved:
+ * passt needs no privileges at all.
+ *
+ * With -f everything runs in this process and the exit code is passt's.
+ */
+import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { pipe, spawn } from "@x/syscalls";
+import { helpText, parseOptions, UsageError, type Options } from "@x/engine";
+import { runPasst } from "./network.js";
+import { VERSION } from "./version.js";
+
+const STAGE = "PASST_TS_STAGE";
+const READY_FD = "PASST_TS_READY_FD";
+
+export async function main(argv: string[]): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions("passt", argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`passt: ${e.message}\nTry 'passt --help' for more information.\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (o.help) {
+    process.stdout.write(`${helpText("passt")}\n`);
+    return 0;
+  }
+  if (o.version) {
+    process.stdout.write(`passt (passt-ts) ${VERSION}\n`);
+    return 0;
+  }
+  if (process.env[STAGE] === "daemon") {
+    const fd = Number(process.env[READY_FD] ?? "-1");
+    delete process.env[STAGE];
+    delete process.env[READY_FD];
+    return runPasst(o, {
+      ready: (err) => {
+        toLauncher(fd, err === undefined ? "ready" : `error ${err}`);
+        closeQuietly(fd);
+      },
+      tell: (line) => toLauncher(fd, `say ${line}`),
+    });
+  }
+  if (o.foreground) return runPasst(o, { ready: () => {} });
+  return detach(argv, o);
+}
+
+async function detach(argv: string[], o: Options): Promise<number> {
+  const [r, w] = pipe();
+  const devNull = openSync("/dev/null", "r+");
+  const script = fileURLToPath(new URL("./cli.js", import.meta.url));
+  const env = Object.entries(process.env)
+    .filter(([k]) => k !== STAGE && k !== READY_FD)
+    .map(([k, v]) => `${k}=${v ?? ""}`);
+  env.push(`${STAGE}=daemon`, `${READY_FD}=${w}`);
+  try {
+    spawn({
+      argv: [process.execPath, ...process.execArgv, script, ...argv],
+      env,
+      keepFds: [w],
+      newSession: true,
+      stdin: devNull,
+      stdout: devNull,
+      stderr: devNull,
+    });
+  } catch (e) {
+    process.stderr.write(`passt: cannot start in the background: ${e instanceof Error ? e.message : String(e)}\n`);
+    closeSync(r);
+    return 1;
+  } finally {
+    closeSync(w);
+    closeSync(devNull);
+  }
+  const outcome = await readStartup(r, o.quiet);
+  if (outcome === "ready") return 0;
+  if (outcome === "gone") process.stderr.write("passt: the background process ended while starting\n");
+  return 1;
+}
+
+/** Follows the daemon's start-up messages until "ready", an error, or the pipe's end. */
+function readStartup(fd: number, quiet: boolean): Promise<"ready" | "error" | "gone"> {
+  return new Promise((resolve) => {
+    const stream = createReadStream("", { fd, autoClose: true, encoding: "utf8" });
+    let pending = "";
+    let outcome: "ready" | "error" | "gone" = "gone";
+    stream.on("data", (chunk) => {
+      pending += String(chunk);
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line === "ready") outcome = "ready";
+        else if (line.startsWith("error ")) {
+          outcome = "error";
+          process.stderr.write(`passt: ${line.slice(6)}\n`);
+        } else if (line.startsWith("say ") && !quiet) process.stderr.write(`${line.slice(4)}\n`);
+      }
+    });
+    stream.on("error", () => resolve(outcome));
+    stream.on("close", () => resolve(outcome));
+  });
+}
+
+function toLauncher(fd: number, line: string): void {
+  if (fd < 0) return;
+  try {
+    writeSync(fd, `${line.replace(/\n/g, " ")}\n`);
+  } catch {
+    /* the launcher is gone: nobody to tell */
+  }
+}
+
+function closeQuietly(fd: number): void {
+  if (fd < 0) return;
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The working part of passt: one process, one listening socket, one guest
+ * at a time.
+ *
+ * Theory of operation
+ *
+ * Start-up, in this order, so that every mistake is reported before qemu is
+ * told where to connect:
+ *  1. read the host's template interface and derive what the guest is told
+ *     (addresses, gateways, MTU, DNS), as pasta does;
+ *  2. open the forwarded ports (-u) on the host: a port that cannot be bound
+ *     is fatal, as in the C passt;
+ *  3. listen on the UNIX socket (-s, or the first free /tmp/passt_N.socket);
+ *  4. write the pid file, print the socket path and the qemu command line,
+ *     and say "ready" (the launcher detaches only then).
+ *
+ * Afterwards everything is driven by readiness callbacks on Node's loop:
+ *
+ *   listening socket ──accept──> QemuConnection ──frames──> GuestSession
+ *                                      ^                       │ ARP, NDP,
+ *                                      └──── QemuSink <────────┘ DHCP, UDP
+ *
+ * The GuestSession (its UDP bindings, forwarded ports, learnt addresses)
+ * outlives connections: a guest that reconnects, or a new qemu on the same
+ * socket, finds the same passt, as with the C one. While a guest is
+ * connected, a second client is accepted and closed at once with a log
+ * line; when the guest goes away we simply keep listening, or, with
+ * --one-off, stop.
+ *
+ * SIGTERM and SIGINT stop cleanly: the guest's connection, host sockets and
+ * the listening socket are closed, and the socket file and pid file removed.
+ *
+ * Privileges: none needed. The C passt, started as root, switches to user
+ * nobody; we keep the user we were started as (no --runas), so run passt as
+ * the user that owns the VM.
+ */
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { READABLE, Watcher, accept, close } from "@x/syscalls";
+import { GuestSession, Log, PcapFile, SyscallSockets, buildNetConfig, hostTemplate, type NetConfig, type Options } from "@x/engine";
+import { QemuConnection, QemuSink } from "./qemu-link.js";
+import { listenForQemu } from "./socket-path.js";
+
+export interface RunHooks {
+  /** Tells the launcher that start-up is over (or how it failed). */
+  ready(err?: string): void;
+  /** A start-up line the user must see even when we run detached. */
+  tell?(line: string): void;
+}
+
+/** The logging level the shared options ask for. */
+export function logLevel(o: Options): "trace" | "debug" | "warn" | "info" {
+  return o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info";
+}
+
+function fmt(a: Uint8Array): string {
+  if (a.length === 4) return a.join(".");
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
+  return g.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+}
+
+function describe(cfg: NetConfig): string[] {
+  const out = [`template interface ${cfg.template.ifname || "(none)"}, MTU ${cfg.mtu}`];
+  if (cfg.v4) out.push(`IPv4: ${fmt(cfg.v4.address)}/${cfg.v4.prefixLen} gateway ${fmt(cfg.v4.gateway)}`);
+  if (cfg.v6) out.push(`IPv6: ${fmt(cfg.v6.address)}/${cfg.v6.prefixLen} gateway ${fmt(cfg.v6.gateway)}`);
+  return out;
+}
+
+/** Runs passt until a signal (or, with --one-off, the end of the first guest). Returns the exit code. */
+export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
+  const log = new Log("passt", logLevel(o), o.logFile);
+  const cleanups: (() => void)[] = [];
+  const cleanup = (): void => {
+    while (cleanups.length) {
+      try {
+        cleanups.pop()?.();
+      } catch (e) {
+        log.debug(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+  const fail = (msg: string): number => {
+    log.error(msg);
+    hooks.ready(msg);
+    cleanup();
+    return 1;
+  };
+  const say = (line: string): void => {
+    log.info(line);
+    hooks.tell?.(line);
+  };
+  try {
+    const template = await hostTemplate(o.ifname);
+    const cfg = buildNetConfig(o, template);
+    for (const l of describe(cfg)) log.debug(l);
+
+    const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
+    if (pcap) cleanups.push(() => pcap.close());
+    const sockets = new SyscallSockets();
+    cleanups.push(() => sockets.closeAll());
+    const sink = new QemuSink();
+    const session = new GuestSession({
+      config: cfg,
+      sockets,
+      sink,
+      log,
+      ...(pcap ? { pcap } : {}),
+      udpIn: o.udp ? o.udpIn : { mode: "none", entries: [], exclude: [] },
+      udpOut: { mode: "none", entries: [], exclude: [] },
+      splice: false,
+      dhcp: o.dhcp,
+      ndp: o.ndp,
+      dhcpv6: o.dhcpv6,
+      ra: o.ra,
+    });
+    cleanups.push(() => session.stop());
+    const failures = session.start();
+    if (failures.length > 0) {
+      const f = failures[0] as { port: number; family: number; code: string };
+      return fail(`cannot bind UDP port ${f.port} (IPv${f.family}) on the host: ${f.code}`);
+    }
+
+    const listening = listenForQemu(o.socket);
+    cleanups.push(() => {
+      close(listening.fd);
+      if (existsSync(listening.path)) unlinkSync(listening.path);
+    });
+
+    let stop: (code: number) => void = () => {};
+    const stopped = new Promise<number>((resolve) => (stop = resolve));
+
+    let guest: QemuConnection | undefined;
+    let served = 0;
+    let stopping = false;
+    const onGuestClosed = (reason: string): void => {
+      sink.detach();
+      const g = guest;
+      guest = undefined;
+      const out = g?.outStats;
+      log.info(
+        `guest disconnected: ${reason}` +
+          (g && out ? ` (frames in ${g.framesIn}, out ${out.frames}, dropped ${out.dropped}, short writes ${out.shortWrites})` : ""),
+      );
+      if (stopping) return;
+      if (o.oneOff) stop(0);
+      else log.info(`listening again on ${listening.path}`);
+    };
+    const onAcceptable = (): void => {
+      // A few per callback: a client storm must not starve the datagram path.
+      for (let k = 0; k < 16; k++) {
+        let fd: number;
+        try {
+          fd = accept(listening.fd);
+        } catch (e) {
+          log.warn(`accept on ${listening.path} failed: ${e instanceof Error ? e.message : String(e)}`);
+          return;
+        }
+        if (fd < 0) return;
+        if (guest || (o.oneOff && served > 0)) {
+          log.info("another client connected while a guest is attached: refusing it");
+          close(fd);
+          continue;
+        }
+        served++;
+        const conn = new QemuConnection(fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), onGuestClosed, log);
+        guest = conn;
+        sink.attach(conn.stream);
+        conn.start();
+        log.info(`guest connected on ${listening.path}`);
+      }
+    };
+    const acceptWatch = new Watcher(listening.fd, READABLE, onAcceptable);
+    cleanups.push(() => acceptWatch.close());
+    cleanups.push(() => guest?.close("passt is stopping"));
+
+    if (o.pidFile) {
+      writeFileSync(o.pidFile, `${process.pid}\n`);
+      const pidFile = o.pidFile;
+      cleanups.push(() => existsSync(pidFile) && unlinkSync(pidFile));
+    }
+
+    const onSignal = (): void => stop(0);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    cleanups.push(() => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    });
+
+    say(`UNIX domain socket bound at ${listening.path}`);
+    say("You can now start qemu (>= 7.2):");
+    say(
+      `    qemu-system-x86_64 ... -device virtio-net-pci,netdev=s ` +
+        `-netdev stream,id=s,server=off,addr.type=unix,addr.path=${listening.path}`,
+    );
+    hooks.ready();
+
+    const code = await stopped;
+    stopping = true;
+    const c = session.allCounters();
+    log.debug(
+      `frames from guests ${c.framesIn}, answered ${c.answered}, malformed ${c.malformed}, ` +
+        `dropped with no guest ${sink.droppedUnconnected}; udp ${JSON.stringify(c.udp)}`,
+    );
+    cleanup();
+    return code;
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+}
