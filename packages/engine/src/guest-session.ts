@@ -111,6 +111,40 @@ function forResponders(b: Uint8Array, off: number, len: number): boolean {
   return true;
 }
 
+const ETHERTYPE_ARP = 0x0806;
+
+/**
+ * Whether a frame's headers hang together well enough to believe its source
+ * MAC is the guest's: a consistent IPv4 header (version, length, checksum),
+ * an IPv6 header whose payload fits, or an Ethernet/IPv4 ARP packet whose
+ * sender is the frame's source. Garbage written into the link must not
+ * redirect every frame we send to whatever MAC it carried.
+ */
+function plausible(b: Uint8Array, off: number, len: number): boolean {
+  const type = ((b[off + 12] as number) << 8) | (b[off + 13] as number);
+  const ip = off + 14;
+  if (type === ETHERTYPE_IPV4) {
+    if (len < 34 || (b[ip] as number) >> 4 !== 4) return false;
+    const ihl = ((b[ip] as number) & 0x0f) * 4;
+    const total = ((b[ip + 2] as number) << 8) | (b[ip + 3] as number);
+    if (ihl < 20 || total < ihl || total > len - 14) return false;
+    let sum = 0;
+    for (let k = 0; k < ihl; k += 2) sum += ((b[ip + k] as number) << 8) | (b[ip + k + 1] as number);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    return sum === 0xffff;
+  }
+  if (type === ETHERTYPE_IPV6) {
+    if (len < 54 || (b[ip] as number) >> 4 !== 6) return false;
+    return 40 + (((b[ip + 4] as number) << 8) | (b[ip + 5] as number)) <= len - 14;
+  }
+  if (type === ETHERTYPE_ARP) {
+    if (len < 42 || b[ip + 4] !== 6 || b[ip + 5] !== 4) return false;
+    for (let k = 0; k < 6; k++) if (b[ip + 8 + k] !== b[off + 6 + k]) return false;
+    return true;
+  }
+  return false;
+}
+
 export class GuestSession {
   readonly udp: UdpEngine;
   readonly link: LinkConfig;
@@ -196,7 +230,7 @@ export class GuestSession {
         continue;
       }
       if (this.pcap) this.pcap.frame(slab.subarray(off, off + len));
-      this.learnMac(slab, off);
+      if (plausible(slab, off, len)) this.learnMac(slab, off);
       if (forResponders(slab, off, len)) {
         const handled = respond(slab.subarray(off, off + len), this.link, this.reply);
         if (handled === "answered" || handled === "consumed") continue;

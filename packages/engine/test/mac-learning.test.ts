@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { GuestSession, Log, type GuestSink, type NetConfig } from "../src/index.js";
+import type { SyscallSockets } from "../src/socket-layer.js";
+
+/** A sink that records frames; GuestSession only needs these members here. */
+function sink(): GuestSink & { sent: Uint8Array[] } {
+  const sent: Uint8Array[] = [];
+  return {
+    sent,
+    onFrame: undefined,
+    sendOne: (f) => (sent.push(Uint8Array.from(f)), true),
+    sendFrames: () => 0,
+  };
+}
+
+const fakeSockets = { open: () => 0, recv: () => 0, send: () => 0, watch() {}, unwatch() {}, close() {} } as unknown as SyscallSockets;
+
+const cfg: NetConfig = {
+  ourMac: new Uint8Array([0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55]),
+  mtu: 65520,
+  search: [],
+  mapGw: true,
+  v4: { address: new Uint8Array([203, 0, 113, 2]), prefixLen: 24, gateway: new Uint8Array([203, 0, 113, 1]), dns: [] },
+  template: { ifname: "eth0", ifindex: 2, mtu: 1500 },
+};
+
+function arpRequest(srcMac: number[], senderMac: number[]): Uint8Array {
+  return new Uint8Array([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...srcMac, 0x08, 0x06,
+    0, 1, 8, 0, 6, 4, 0, 1, ...senderMac, 203, 0, 113, 2, 0, 0, 0, 0, 0, 0, 203, 0, 113, 1,
+  ]);
+}
+
+describe("GuestSession learns the guest's MAC only from believable frames", () => {
+  it("ignores garbage, then learns from an ARP request, and answers it", () => {
+    const s = sink();
+    const g = new GuestSession({ config: cfg, sockets: fakeSockets, sink: s, log: new Log("t", "error"), udpIn: { mode: "none", entries: [], exclude: [] }, splice: false, dhcp: true, ndp: true, dhcpv6: true, ra: true });
+    const garbage = new Uint8Array(60).fill(0x45);
+    garbage.set([0x02, 0, 0, 0, 0, 1], 6);
+    garbage.set([0x08, 0x00], 12);
+    const good = arpRequest([0x52, 0x54, 0, 0x12, 0x34, 0x56], [0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    const spoof = arpRequest([0x02, 0, 0, 0, 0, 2], [0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    const slab = new Uint8Array(256);
+    slab.set(garbage, 0);
+    slab.set(good, 64);
+    slab.set(spoof, 128);
+    g.fromGuest(slab, new Uint32Array([0]), new Uint32Array([60]), 1);
+    expect(g.link.guestMac ?? null).toBeNull();
+    g.fromGuest(slab, new Uint32Array([64, 128]), new Uint32Array([good.length, spoof.length]), 2);
+    expect(Array.from(g.link.guestMac as Uint8Array)).toEqual([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    expect(s.sent.length).toBeGreaterThanOrEqual(1);
+    const reply = s.sent[0] as Uint8Array;
+    expect(Array.from(reply.subarray(0, 6))).toEqual([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    expect(Array.from(reply.subarray(6, 12))).toEqual([0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55]);
+    g.stop();
+  });
+});
