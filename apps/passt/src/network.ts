@@ -36,7 +36,18 @@
  */
 import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { READABLE, Watcher, accept, close } from "@x/syscalls";
-import { GuestSession, Log, PcapFile, SyscallSockets, buildNetConfig, hostTemplate, type NetConfig, type Options } from "@x/engine";
+import {
+  Cleanups,
+  PcapFile,
+  SyscallSockets,
+  bindFailure,
+  buildNetConfig,
+  describeConfig,
+  hostTemplate,
+  logFor,
+  sessionFor,
+  type Options,
+} from "@x/engine";
 import { QemuConnection, QemuSink } from "./qemu-link.js";
 import { listenForQemu } from "./socket-path.js";
 
@@ -47,38 +58,11 @@ export interface RunHooks {
   tell?(line: string): void;
 }
 
-/** The logging level the shared options ask for. */
-export function logLevel(o: Options): "trace" | "debug" | "warn" | "info" {
-  return o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info";
-}
-
-function fmt(a: Uint8Array): string {
-  if (a.length === 4) return a.join(".");
-  const g: string[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
-  return g.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
-}
-
-function describe(cfg: NetConfig): string[] {
-  const out = [`template interface ${cfg.template.ifname || "(none)"}, MTU ${cfg.mtu}`];
-  if (cfg.v4) out.push(`IPv4: ${fmt(cfg.v4.address)}/${cfg.v4.prefixLen} gateway ${fmt(cfg.v4.gateway)}`);
-  if (cfg.v6) out.push(`IPv6: ${fmt(cfg.v6.address)}/${cfg.v6.prefixLen} gateway ${fmt(cfg.v6.gateway)}`);
-  return out;
-}
-
 /** Runs passt until a signal (or, with --one-off, the end of the first guest). Returns the exit code. */
 export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
-  const log = new Log("passt", logLevel(o), o.logFile);
-  const cleanups: (() => void)[] = [];
-  const cleanup = (): void => {
-    while (cleanups.length) {
-      try {
-        cleanups.pop()?.();
-      } catch (e) {
-        log.debug(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-  };
+  const log = logFor("passt", o);
+  const cleanups = new Cleanups(log);
+  const cleanup = (): void => cleanups.run();
   const fail = (msg: string): number => {
     log.error(msg);
     hooks.ready(msg);
@@ -92,33 +76,17 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
   try {
     const template = await hostTemplate(o.ifname);
     const cfg = buildNetConfig(o, template);
-    for (const l of describe(cfg)) log.debug(l);
+    log.debug(`template interface ${cfg.template.ifname || "(none)"}: ${describeConfig(cfg)}`);
 
     const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
     if (pcap) cleanups.push(() => pcap.close());
     const sockets = new SyscallSockets();
     cleanups.push(() => sockets.closeAll());
     const sink = new QemuSink();
-    const session = new GuestSession({
-      config: cfg,
-      sockets,
-      sink,
-      log,
-      ...(pcap ? { pcap } : {}),
-      udpIn: o.udp ? o.udpIn : { mode: "none", entries: [], exclude: [] },
-      udpOut: { mode: "none", entries: [], exclude: [] },
-      splice: false,
-      dhcp: o.dhcp,
-      ndp: o.ndp,
-      dhcpv6: o.dhcpv6,
-      ra: o.ra,
-    });
+    const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: false });
     cleanups.push(() => session.stop());
-    const failures = session.start();
-    if (failures.length > 0) {
-      const f = failures[0] as { port: number; family: number; code: string };
-      return fail(`cannot bind UDP port ${f.port} (IPv${f.family}) on the host: ${f.code}`);
-    }
+    const failure = bindFailure(session.start());
+    if (failure) return fail(failure);
 
     const listening = listenForQemu(o.socket);
     cleanups.push(() => {

@@ -24,14 +24,18 @@
 import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { close, createNetns, namespacePath, netnsOpenTap, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
-  GuestSession,
+  Cleanups,
   Log,
   PcapFile,
   SyscallSockets,
   TapReader,
   TapSink,
+  bindFailure,
   buildNetConfig,
+  describeConfig,
   hostTemplate,
+  logFor,
+  sessionFor,
   type NetConfig,
   type Options,
 } from "@x/engine";
@@ -64,17 +68,9 @@ async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, 
 }
 
 export async function runNetwork(o: Options, ready: (err?: string) => void): Promise<number> {
-  const log = new Log("pasta", o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info", o.logFile);
-  const cleanups: (() => void)[] = [];
-  const cleanup = (): void => {
-    while (cleanups.length) {
-      try {
-        cleanups.pop()?.();
-      } catch (e) {
-        log.debug(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-  };
+  const log = logFor("pasta", o);
+  const cleanups = new Cleanups(log);
+  const cleanup = (): void => cleanups.run();
   const fail = (msg: string): number => {
     log.error(msg);
     ready(msg);
@@ -97,27 +93,10 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     const sockets = new SyscallSockets(nsFd);
     cleanups.push(() => sockets.closeAll());
     const sink = new TapSink(tap.fd);
-    const session = new GuestSession({
-      config: cfg,
-      sockets,
-      sink,
-      log,
-      ...(pcap ? { pcap } : {}),
-      udpIn: o.udp ? o.udpIn : { mode: "none", entries: [], exclude: [] },
-      udpOut: o.udp ? o.udpOut : { mode: "none", entries: [], exclude: [] },
-      splice: true,
-      dhcp: o.dhcp,
-      ndp: o.ndp,
-      dhcpv6: o.dhcpv6,
-      ra: o.ra,
-    });
+    const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: true });
     cleanups.push(() => session.stop());
-    const failures = session.start();
-    if (failures.length > 0) {
-      const f = failures[0] as { port: number; family: number; side: string; code: string };
-      const where = f.side === "ns" ? "in the namespace" : "on the host";
-      return fail(`cannot bind UDP port ${f.port} (IPv${f.family}) ${where}: ${f.code}`);
-    }
+    const failure = bindFailure(session.start());
+    if (failure) return fail(failure);
     const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n));
     reader.start();
     cleanups.push(() => reader.stop());
@@ -126,10 +105,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
       const pidFile = o.pidFile;
       cleanups.push(() => existsSync(pidFile) && unlinkSync(pidFile));
     }
-    log.info(
-      `namespace ready: ${tap.name}${cfg.v4 ? ` ${fmt(cfg.v4.address)}/${cfg.v4.prefixLen} gw ${fmt(cfg.v4.gateway)}` : ""}` +
-        `${cfg.v6 ? ` ${fmt(cfg.v6.address)}/${cfg.v6.prefixLen} gw ${fmt(cfg.v6.gateway)}` : ""} mtu ${cfg.mtu}`,
-    );
+    log.info(`namespace ready: ${tap.name}, ${describeConfig(cfg)}`);
 
     let stop: (code: number) => void = () => {};
     const stopped = new Promise<number>((resolve) => (stop = resolve));
@@ -176,11 +152,4 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
   }
-}
-
-function fmt(a: Uint8Array): string {
-  if (a.length === 4) return a.join(".");
-  const g: string[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
-  return g.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
 }

@@ -1,0 +1,82 @@
+/**
+ * What every run of passt or pasta sets up the same way: a log at the
+ * level the options ask for, a stack of things to undo on the way out
+ * (closed in reverse order of opening, each failure logged and passed over
+ * so that one bad close never leaks the rest), and the GuestSession built
+ * from the options both commands share.
+ */
+import { formatIpAddr } from "@x/l2";
+import { GuestSession, type GuestSink } from "./guest-session.js";
+import { Log, type Level } from "./log.js";
+import type { NetConfig } from "./net-config.js";
+import type { Options } from "./options.js";
+import type { PcapFile } from "./pcap-file.js";
+import type { PortSpec } from "./ports-spec.js";
+import type { SyscallSockets } from "./socket-layer.js";
+
+export function logLevel(o: Options): Level {
+  return o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info";
+}
+
+export function logFor(name: string, o: Options): Log {
+  return new Log(name, logLevel(o), o.logFile);
+}
+
+export class Cleanups {
+  private readonly steps: (() => void)[] = [];
+
+  constructor(private readonly log: Log) {}
+
+  push(step: () => void): void {
+    this.steps.push(step);
+  }
+
+  run(): void {
+    while (this.steps.length) {
+      try {
+        this.steps.pop()?.();
+      } catch (e) {
+        this.log.debug(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+}
+
+const NONE: PortSpec = { mode: "none", entries: [], exclude: [] };
+
+/** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */
+export function sessionFor(
+  o: Options,
+  parts: { config: NetConfig; sockets: SyscallSockets; sink: GuestSink; log: Log; pcap?: PcapFile | undefined; splice: boolean },
+): GuestSession {
+  return new GuestSession({
+    config: parts.config,
+    sockets: parts.sockets,
+    sink: parts.sink,
+    log: parts.log,
+    ...(parts.pcap ? { pcap: parts.pcap } : {}),
+    udpIn: o.udp ? o.udpIn : NONE,
+    udpOut: o.udp && parts.splice ? o.udpOut : NONE,
+    splice: parts.splice,
+    dhcp: o.dhcp,
+    ndp: o.ndp,
+    dhcpv6: o.dhcpv6,
+    ra: o.ra,
+  });
+}
+
+/** The first port that could not be bound, as one line for the user; undefined when all were. */
+export function bindFailure(failures: { port: number; family: number; side: string; code: string }[]): string | undefined {
+  const f = failures[0];
+  if (!f) return undefined;
+  const where = f.side === "ns" ? "in the namespace" : "on the host";
+  return `cannot bind UDP port ${f.port} (IPv${f.family}) ${where}: ${f.code}`;
+}
+
+/** One line per family: what the guest is told. */
+export function describeConfig(cfg: NetConfig): string {
+  const parts = [`mtu ${cfg.mtu}`];
+  if (cfg.v4) parts.push(`${formatIpAddr(cfg.v4.address)}/${cfg.v4.prefixLen} gw ${formatIpAddr(cfg.v4.gateway)}`);
+  if (cfg.v6) parts.push(`${formatIpAddr(cfg.v6.address)}/${cfg.v6.prefixLen} gw ${formatIpAddr(cfg.v6.gateway)}`);
+  return parts.join(", ");
+}
