@@ -41,6 +41,7 @@ import {
   PcapFile,
   SyscallSockets,
   bindFailure,
+  countersOnSignal,
   buildNetConfig,
   describeConfig,
   hostTemplate,
@@ -87,6 +88,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
     if (failure) return fail(failure);
+    countersOnSignal(session, log, cleanups);
 
     const listening = listenForQemu(o.socket);
     cleanups.push(() => {

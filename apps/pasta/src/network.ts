@@ -31,6 +31,7 @@ import {
   TapReader,
   TapSink,
   bindFailure,
+  countersOnSignal,
   buildNetConfig,
   describeConfig,
   hostTemplate,
@@ -97,6 +98,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
     if (failure) return fail(failure);
+    countersOnSignal(session, log, cleanups);
     const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n));
     reader.start();
     cleanups.push(() => reader.stop());

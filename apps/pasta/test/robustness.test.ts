@@ -141,6 +141,19 @@ print("sent", len(frames))
     expect(fdCount(netPid)).toBeLessThanOrEqual(before + 2);
   }, 180_000);
 
+  it("prints its counters on SIGUSR1", async () => {
+    const ex = await exchange(inNs(p.nsPid, []), p.dir, 6, REMOTE6, 7001, 10);
+    expect(ex.detail).toBe("SAME");
+    process.kill(netPid, "SIGUSR1");
+    await until(() => /counters \{/.test(p.pasta.err()), 3000, "the counters line");
+    const line = p.pasta.err().split("\n").find((l) => l.includes("counters {")) as string;
+    const c = JSON.parse(line.slice(line.indexOf("{"))) as { framesIn: number; udp: { fromGuest: { datagrams: number }; toGuest: { datagrams: number } }; live: { bindings: number } };
+    expect(c.framesIn).toBeGreaterThan(0);
+    expect(c.udp.fromGuest.datagrams).toBeGreaterThan(0);
+    expect(c.udp.toGuest.datagrams).toBeGreaterThan(0);
+    expect(c.live.bindings).toBeGreaterThan(0);
+  });
+
   it("drops datagrams to closed ports and goes on", async () => {
     const r = await run(inNs(p.nsPid, ["sh", "-c", "for p in 9 19 29 39; do echo x | socat -T 0.2 - UDP4:198.51.100.1:$p; echo x | socat -T 0.2 - UDP6:[2001:db8:2::1]:$p; done; echo done"]), 20_000);
     expect(r.out).toMatch(/done/);

@@ -80,3 +80,16 @@ export function describeConfig(cfg: NetConfig): string {
   if (cfg.v6) parts.push(`${formatIpAddr(cfg.v6.address)}/${cfg.v6.prefixLen} gw ${formatIpAddr(cfg.v6.gateway)}`);
   return parts.join(", ");
 }
+
+/**
+ * SIGUSR1 prints the session's counters (frames, answers, drops by reason,
+ * datagrams and bytes per direction, bindings) as one JSON line: a running
+ * passt or pasta can be asked how it is doing without restarting it.
+ */
+export function countersOnSignal(session: GuestSession, log: Log, cleanups: Cleanups): void {
+  const onUsr1 = (): void => {
+    log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.udp.stats() })}`);
+  };
+  process.on("SIGUSR1", onUsr1);
+  cleanups.push(() => process.off("SIGUSR1", onUsr1));
+}
