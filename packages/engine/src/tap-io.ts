@@ -93,10 +93,11 @@ export class TapSink implements FrameSink {
       try {
         k = writeBatch(this.fd, slab, done === 0 ? this.desc : this.desc.subarray(2 * done), n - done);
       } catch {
-        // One frame the kernel refused: drop it and go on with the rest.
-        this.dropped++;
-        done++;
-        continue;
+        // The kernel refused a frame (EIO while the link is down, say).
+        // FrameSink's contract is "the first `done` were written", so stop
+        // here: this frame and the rest of the batch are udp-core's send
+        // errors, and counted as dropped here.
+        break;
       }
       if (k === 0) break;
       done += k;
