@@ -31,4 +31,4 @@ export {
 } from "./net-config.js";
 export { hostTemplate } from "./host-template.js";
 export * from "./responders/index.js";
-export { Cleanups, logFor, logLevel, sessionFor, bindFailure, describeConfig, countersOnSignal } from "./run-context.js";
+export { Cleanups, logFor, logLevel, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings } from "./run-context.js";

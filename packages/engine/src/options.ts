@@ -65,6 +65,8 @@ export interface Options {
   // passt
   socket?: string;
   oneOff: boolean;
+  /** Ours, not in passt(1): most live UDP bindings (guest source ports); default from the descriptor limit. */
+  maxBindings?: number;
 }
 
 interface Spec {
@@ -163,6 +165,7 @@ const SPECS: Spec[] = [
   { long: "tcp-ns-ports", short: "T", arg: true, modes: ["pasta"], apply: tcpSpec },
   { long: "udp-ports", short: "u", arg: true, apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)) },
   { long: "udp-ns-ports", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
+  { long: "max-bindings", arg: true, apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)) },
   { long: "netns", arg: true, modes: ["pasta"], apply: (o, v) => (o.netns = v) },
   { long: "userns", arg: true, modes: ["pasta"], apply: (o, v) => (o.userns = v) },
   { long: "ns-ifname", short: "I", arg: true, modes: ["pasta"], apply: (o, v) => (o.nsIfname = v) },

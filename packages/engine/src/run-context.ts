@@ -5,6 +5,7 @@
  * so that one bad close never leaks the rest), and the GuestSession built
  * from the options both commands share.
  */
+import { readFileSync } from "node:fs";
 import { formatIpAddr } from "@x/l2";
 import { GuestSession, type GuestSink } from "./guest-session.js";
 import { Log, type Level } from "./log.js";
@@ -44,6 +45,24 @@ export class Cleanups {
 
 const NONE: PortSpec = { mode: "none", entries: [], exclude: [] };
 
+/**
+ * The default cap on UDP bindings: as many as the descriptor limit allows,
+ * less room for everything else, like the C passt, which keeps a socket per
+ * guest port until the limit stops it; but here the cap is known, so the
+ * oldest idle binding is evicted with a log line instead of opens failing.
+ */
+export function defaultMaxBindings(limitsText?: string): number {
+  let soft = 1024;
+  try {
+    const text = limitsText ?? readFileSync("/proc/self/limits", "utf8");
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (m) soft = m[1] === "unlimited" ? 1 << 20 : Number(m[1]);
+  } catch {
+    /* keep the conservative default */
+  }
+  return Math.max(256, Math.min(2 * 65536, soft - 512));
+}
+
 /** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */
 export function sessionFor(
   o: Options,
@@ -62,6 +81,7 @@ export function sessionFor(
     ndp: o.ndp,
     dhcpv6: o.dhcpv6,
     ra: o.ra,
+    maxBindings: o.maxBindings ?? defaultMaxBindings(),
   });
 }
 

@@ -55,3 +55,17 @@ describe("GuestSession learns the guest's MAC only from believable frames", () =
     g.stop();
   });
 });
+
+import { defaultMaxBindings, parseOptions } from "../src/index.js";
+describe("the binding cap", () => {
+  it("follows the descriptor limit, leaving room for everything else", () => {
+    expect(defaultMaxBindings("Max open files            20000                20000                files\n")).toBe(19488);
+    expect(defaultMaxBindings("Max open files            1024                 524288               files\n")).toBe(512);
+    expect(defaultMaxBindings("Max open files            unlimited            unlimited            files\n")).toBe(131072);
+    expect(defaultMaxBindings("garbage")).toBe(512);
+  });
+  it("can be set with --max-bindings", () => {
+    expect(parseOptions("pasta", ["--max-bindings", "1000"]).maxBindings).toBe(1000);
+    expect(() => parseOptions("passt", ["--max-bindings", "3"])).toThrow(/out of range/);
+  });
+});

@@ -1,0 +1,269 @@
+// The implementations under comparison, each in a world of its own (a host
+// and a remote namespace joined by a veth, from @x/harness), started with
+// `-t none -T none` and the UDP ports the scenarios use:
+//
+//   ours   node apps/pasta/dist/cli.js, rootless (setpriv to nobody)
+//   c      /usr/bin/pasta (Debian), rootless
+//   slirp  slirp4netns --configure --mtu=65520 --disable-host-loopback, on a
+//          namespace made by `unshare -Urn`, ports forwarded through its API
+//   limit  no translation: the "namespace" is the host namespace itself, so
+//          tap paths are remote <-> host over the veth, splice paths are host
+//          loopback to host loopback
+//
+// Each start records the start-up time: from just before exec to the moment
+// a probe inside the namespace got its first datagram echoed by the remote.
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { World, HOST4, HOST6, REMOTE4, REMOTE6, asUnprivileged, ensureTunOpen } from "@x/harness";
+import { startProc, run, trackPid, untrackPid, onCleanup, sleep, until, childrenOf, commOf, findPidInNetns, killPid } from "./proc.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(HERE, "../../..");
+export const OURS_CLI = path.join(REPO, "apps/pasta/dist/cli.js");
+export const OURS_PASST_CLI = path.join(REPO, "apps/passt/dist/cli.js");
+
+/** Ports: "in" is forwarded host -> namespace (-u), "out" namespace -> host loopback (-U), "far" is a remote server's. */
+export const PORTS = {
+  iperf: { in: 5001, out: 5002, far: 5003 },
+  sockperf: { in: 11111, out: 11112, far: 11113 },
+  flows: { in: 7100, out: 7101, far: 7102 },
+  startup: { far: 7200 },
+};
+const IN_PORTS = [PORTS.iperf.in, PORTS.sockperf.in, PORTS.flows.in];
+const OUT_PORTS = [PORTS.iperf.out, PORTS.sockperf.out, PORTS.flows.out];
+
+export const IMPLS = {
+  ours: { id: "ours", label: "ours (TS pasta)" },
+  c: { id: "c", label: "Debian pasta (C)" },
+  slirp: { id: "slirp", label: "slirp4netns" },
+  limit: { id: "limit", label: "limit (no translation)" },
+};
+
+let tmpRoot = null;
+/** A temporary folder for this run, world-readable (the unprivileged tools write there). */
+export function tmp() {
+  if (!tmpRoot) {
+    tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
+    fs.chmodSync(tmpRoot, 0o755);
+    onCleanup(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+  }
+  return tmpRoot;
+}
+
+let probePath = null;
+/** Builds lib/probe.c once per run. */
+export async function buildProbe() {
+  if (probePath) return probePath;
+  const out = path.join(tmp(), "probe");
+  const r = await run(["cc", "-O2", "-Wall", "-o", out, path.join(HERE, "probe.c")]);
+  if (!r.ok) throw new Error(`cannot build probe.c: ${r.err}`);
+  fs.chmodSync(out, 0o755);
+  probePath = out;
+  return out;
+}
+
+/** A world (host + remote namespaces), veth MTU raised to 65520, with the start-up echo peer. */
+export async function makeWorld(prefix) {
+  ensureTunOpen();
+  const w = new World(prefix);
+  const off = onCleanup(() => w.remove());
+  w.host.sh(["ip", "link", "set", "eth0", "mtu", "65520"]);
+  w.remote.sh(["ip", "link", "set", "eth0", "mtu", "65520"]);
+  // The remote plays an internet host: its traffic leaves from its server
+  // address, not from the gateway address that pasta maps to the host.
+  w.remote.sh(["ip", "route", "replace", "203.0.113.0/24", "dev", "eth0", "src", REMOTE4]);
+  w.remote.sh(["ip", "-6", "route", "add", "2001:db8:1::/64", "dev", "eth0", "src", REMOTE6, "metric", "1"]);
+  const probe = await buildProbe();
+  const echo = startProc(["ip", "netns", "exec", w.remote.name, probe, "echo", REMOTE4, String(PORTS.startup.far)]);
+  await sleep(50);
+  return {
+    w,
+    inHost: (argv) => ["ip", "netns", "exec", w.host.name, ...argv],
+    inRemote: (argv) => ["ip", "netns", "exec", w.remote.name, ...argv],
+    remove: () => {
+      echo.kill("SIGKILL");
+      w.remove();
+      off();
+    },
+  };
+}
+
+function dirFor(tag) {
+  const d = fs.mkdtempSync(path.join(tmp(), `${tag}-`));
+  fs.chmodSync(d, 0o777);
+  return d;
+}
+
+const nsEnter = (pid) => (argv) => ["nsenter", "-t", String(pid), "-n", "--", ...argv];
+
+async function waitReady(file, t0, rec, what) {
+  await until(() => fs.existsSync(file) && fs.readFileSync(file, "utf8").trim().length > 0 || !rec.alive(), 20_000, what);
+  if (!rec.alive() && !fs.existsSync(file)) throw new Error(`${what}: exited early\nstdout: ${rec.out}\nstderr: ${rec.err}`);
+  const t = BigInt(fs.readFileSync(file, "utf8").trim());
+  return Number(t - t0) / 1e6;
+}
+
+/**
+ * Starts an implementation in `world`. Returns an instance:
+ *   { id, netPid (the networking process, null for the limit), inNs(argv), startupMs, v6, stop() }
+ */
+export async function startImpl(id, world, { nodeOptions, nodeArgs, v6 = true } = {}) {
+  const probe = await buildProbe();
+  if (id === "limit") {
+    return { id, world, netPid: null, inNs: world.inHost, startupMs: null, v6: true, stop: async () => {} };
+  }
+  const dir = dirFor(id);
+  const ready = path.join(dir, "ready");
+  if (id === "ours" || id === "c") {
+    // Node refuses --cpu-prof in NODE_OPTIONS: profiling flags go on the
+    // command line, and the launcher passes its execArgv to the networking child.
+    const bin = id === "ours" ? [process.execPath, ...(nodeArgs ?? []), OURS_CLI] : ["/usr/bin/pasta"];
+    const cmd = `readlink /proc/self/ns/net > ${dir}/netns; exec ${probe} ping ${REMOTE4} ${PORTS.startup.far} ${ready}`;
+    const args = ["-f", "--config-net", "-t", "none", "-T", "none", "-u", IN_PORTS.join(","), "-U", OUT_PORTS.join(",")];
+    const env = { ...process.env };
+    if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+    const argv = world.inHost(asUnprivileged([...bin, ...args, "--", "sh", "-c", cmd]));
+    const t0 = process.hrtime.bigint();
+    const rec = startProc(argv, { env });
+    let nsPid = 0;
+    const stop = async () => {
+      // The command ending first lets pasta exit by itself (and ours write
+      // its --cpu-prof profile); SIGTERM only if it does not.
+      if (nsPid) killPid(nsPid, "SIGTERM");
+      if (nsPid) await Promise.race([rec.exited, sleep(3000)]);
+      await rec.stop(3000);
+      if (nsPid) killPid(nsPid);
+      for (const p of extra) killPid(p);
+      for (const p of extra) untrackPid(p);
+    };
+    const extra = [];
+    try {
+      const startupMs = await waitReady(ready, t0, rec, `${id} pasta: first datagram`);
+      nsPid = findPidInNetns(fs.readFileSync(`${dir}/netns`, "utf8").trim(), "probe");
+      if (!nsPid) throw new Error(`${id}: no probe process found in the namespace`);
+      extra.push(nsPid);
+      trackPid(nsPid);
+      // The networking process: Debian's pasta is the process we started
+      // (ip netns exec and setpriv exec); ours is the launcher's node child.
+      let netPid = rec.pid;
+      if (id === "ours") {
+        const kids = childrenOf(rec.pid).filter((p) => commOf(p) === "node" || commOf(p) === "MainThread");
+        if (kids.length === 1) netPid = kids[0];
+        else if (kids.length > 1) throw new Error(`ours: several children of the launcher: ${kids}`);
+        // As root with nothing to detach, the launcher is the networking process (not the case here).
+        if (netPid !== rec.pid) {
+          extra.push(netPid);
+          trackPid(netPid);
+        }
+      } else if (!/^(pasta|passt)/.test(commOf(rec.pid))) {
+        throw new Error(`c: process ${rec.pid} is ${commOf(rec.pid)}, not pasta`);
+      }
+      const inNs = nsEnter(nsPid);
+      if (v6) {
+        await until(async () => (await run(inNs(["ip", "-6", "-o", "addr", "show", "scope", "global", "-tentative"]))).out.includes(HOST6), 10_000, `${id}: IPv6 address in the namespace`);
+      }
+      await run(inNs(["ip", "link", "set", "lo", "up"]));
+      return { id, world, netPid, launcherPid: rec.pid, nsPid, inNs, startupMs, v6: true, stop, rec };
+    } catch (e) {
+      await stop();
+      throw new Error(`${e.message}\nstderr: ${rec.err.slice(-2000)}`);
+    }
+  }
+  if (id === "slirp") {
+    const cmd = `readlink /proc/self/ns/net > ${dir}/netns; exec ${probe} ping ${REMOTE4} ${PORTS.startup.far} ${ready}`;
+    const ns = startProc(world.inHost(asUnprivileged(["unshare", "-Urn", "sh", "-c", cmd])));
+    await until(() => fs.existsSync(`${dir}/netns`) && commOf(ns.pid) === "probe", 5000, "slirp: namespace");
+    const nsPid = ns.pid;
+    const api = path.join(dir, "api.sock");
+    const argv = world.inHost(
+      asUnprivileged(["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", `--api-socket=${api}`, `--userns-path=/proc/${nsPid}/ns/user`, String(nsPid), "tap0"]),
+    );
+    const t0 = process.hrtime.bigint();
+    const rec = startProc(argv);
+    const stop = async () => {
+      await rec.stop(2000);
+      await ns.stop(500);
+    };
+    try {
+      const startupMs = await waitReady(ready, t0, rec, "slirp4netns: first datagram");
+      const inNs = nsEnter(nsPid);
+      await run(inNs(["ip", "link", "set", "lo", "up"]));
+      for (const port of IN_PORTS) {
+        const reply = await slirpApi(api, { execute: "add_hostfwd", arguments: { proto: "udp", host_addr: "0.0.0.0", host_port: port, guest_port: port } });
+        if (!reply.includes("return")) throw new Error(`slirp4netns add_hostfwd ${port}: ${reply}`);
+      }
+      return { id, world, netPid: rec.pid, nsPid, inNs, startupMs, v6: false, stop, rec };
+    } catch (e) {
+      await stop();
+      throw new Error(`${e.message}\nstderr: ${rec.err.slice(-2000)}`);
+    }
+  }
+  throw new Error(`unknown implementation ${id}`);
+}
+
+function slirpApi(sock, req) {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(sock);
+    let buf = "";
+    const t = setTimeout(() => {
+      c.destroy();
+      reject(new Error("slirp4netns API: no answer"));
+    }, 3000);
+    c.on("connect", () => c.end(JSON.stringify(req)));
+    c.on("data", (d) => (buf += d));
+    c.on("end", () => {
+      clearTimeout(t);
+      resolve(buf);
+    });
+    c.on("error", (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+  });
+}
+
+// ---- paths ------------------------------------------------------------------
+
+export const PATHS = {
+  "lo-ns": "host loopback -> namespace (splice, -u)",
+  "ns-lo": "namespace -> host loopback (splice, -U)",
+  "remote-ns": "remote -> namespace (tap, -u via the host address)",
+  "ns-remote": "namespace -> remote (tap)",
+};
+
+/**
+ * Where the client and the server of a path run, for a tool's ports.
+ * Returns null when the implementation has no such path (slirp4netns: no
+ * splice out with --disable-host-loopback, no IPv6 here).
+ */
+export function route(inst, pathId, fam, ports) {
+  const lo = fam === 6 ? "::1" : "127.0.0.1";
+  const any = fam === 6 ? "::" : "0.0.0.0";
+  const w = inst.world;
+  if (fam === 6 && !inst.v6) return null;
+  const limit = inst.id === "limit";
+  switch (pathId) {
+    case "lo-ns":
+      return limit
+        ? { client: w.inHost, target: lo, port: ports.in, server: w.inHost, bind: lo }
+        : { client: w.inHost, target: lo, port: ports.in, server: inst.inNs, bind: any };
+    case "ns-lo":
+      if (inst.id === "slirp") return null;
+      return { client: inst.inNs, target: lo, port: ports.out, server: w.inHost, bind: lo };
+    case "remote-ns":
+      return { client: w.inRemote, target: fam === 6 ? HOST6 : HOST4, port: ports.in, server: inst.inNs, bind: any };
+    case "ns-remote":
+      return { client: inst.inNs, target: fam === 6 ? REMOTE6 : REMOTE4, port: ports.far, server: w.inRemote, bind: fam === 6 ? REMOTE6 : REMOTE4 };
+    default:
+      throw new Error(`unknown path ${pathId}`);
+  }
+}
+
+/** The largest UDP payload a path carries without IP fragmentation. */
+export function maxPayload(pathId, fam) {
+  if (pathId === "lo-ns" || pathId === "ns-lo") return fam === 6 ? 65488 : 65507; // loopback MTU 65536
+  return 65520 - (fam === 6 ? 48 : 28); // tap MTU 65520
+}

@@ -1,0 +1,120 @@
+// One measurement each: iperf2 (UDP throughput, loss, packets per second,
+// CPU of the networking process), sockperf ping-pong (round-trip latency),
+// many flows (probe flows/sink: 10,000 source ports), all through route().
+import { PORTS, route, buildProbe } from "./impls.mjs";
+import { startProc, run, sleep, until, cpuSeconds, memFds } from "./proc.mjs";
+
+async function waitBound(server, rec, port) {
+  await until(async () => {
+    if (!rec.alive()) throw new Error("server exited");
+    return (await run(server(["ss", "-Hulnp", "sport", "=", `:${port}`]), 5000)).out.trim().length > 0;
+  }, 5000, `a server on port ${port}`);
+}
+
+const csv = (line) => line.trim().split(",");
+
+/**
+ * iperf2 UDP: a server in the path's server namespace, a client in its
+ * client namespace. Returns receiver rate (Mbit/s), datagrams/s, loss, the
+ * offered rate, and CPU seconds of the networking process per GB received.
+ */
+export async function iperf(inst, pathId, fam, { len, rate, secs }) {
+  const r = route(inst, pathId, fam, PORTS.iperf);
+  if (!r) return null;
+  const v6 = fam === 6 ? ["-V"] : [];
+  const server = startProc(r.server(["iperf", "-s", "-u", "-B", r.bind, "-p", String(r.port), "-l", "65507", "-y", "C", ...v6]));
+  try {
+    await waitBound(r.server, server, r.port);
+    const cpu0 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
+    const c = await run(r.client(["iperf", "-c", r.target, "-u", "-b", rate, "-l", String(len), "-t", String(secs), "-p", String(r.port), "-y", "C", ...v6]), (secs + 20) * 1000);
+    const cpu1 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
+    const sent = c.out.split("\n").map(csv).find((f) => f.length >= 9);
+    // The server prints its report when the client's last datagram arrives.
+    let rep;
+    try {
+      await until(() => (rep = server.out.split("\n").map(csv).find((f) => f.length >= 13)), 3000, "the iperf server's report");
+    } catch {
+      return { error: `no server report (client: ${c.out.trim().slice(0, 200)} ${c.err.trim().slice(0, 200)})`, offeredMbps: sent ? Number(sent[8]) / 1e6 : NaN, cpuSec: cpu1 - cpu0 };
+    }
+    const [a, b] = rep[6].split("-").map(Number);
+    const dur = b - a || secs;
+    const bytes = Number(rep[7]);
+    const lost = Number(rep[10]);
+    const total = Number(rep[11]);
+    const got = Math.max(0, total - lost);
+    return {
+      rxMbps: Number(rep[8]) / 1e6,
+      jitterMs: Number(rep[9]),
+      rxKpps: got / dur / 1e3,
+      lossPct: total > 0 ? (100 * lost) / total : NaN,
+      offeredMbps: sent ? Number(sent[8]) / 1e6 : NaN,
+      bytes,
+      cpuSec: cpu1 - cpu0,
+      cpuSecPerGB: inst.netPid && bytes > 0 ? (cpu1 - cpu0) / (bytes / 1e9) : null,
+    };
+  } finally {
+    await server.stop(500);
+  }
+}
+
+/** sockperf ping-pong: full round trips of a small datagram, µs. */
+export async function sockperf(inst, pathId, fam, { size = 64, secs }) {
+  const r = route(inst, pathId, fam, PORTS.sockperf);
+  if (!r) return null;
+  const server = startProc(r.server(["sockperf", "server", "-i", r.bind, "-p", String(r.port)]));
+  try {
+    await waitBound(r.server, server, r.port);
+    const c = await run(r.client(["sockperf", "ping-pong", "-i", r.target, "-p", String(r.port), "-t", String(secs), "-m", String(size), "--full-rtt"]), (secs + 20) * 1000);
+    const text = c.out + c.err;
+    const num = (re) => Number((text.match(re) ?? [])[1]);
+    const p50 = num(/percentile 50\.000 =\s*([\d.]+)/);
+    const p99 = num(/percentile 99\.000 =\s*([\d.]+)/);
+    const avg = num(/avg-(?:latency|rtt)=([\d.]+)/);
+    const n = num(/Total (\d+) observations/);
+    if (!Number.isFinite(p50)) return { error: `sockperf: ${text.trim().slice(-300)}` };
+    return { p50us: p50, p99us: p99, avgUs: avg, observations: n };
+  } finally {
+    await server.stop(500);
+  }
+}
+
+/**
+ * Many flows: datagrams from `flows` distinct source ports, round robin, as
+ * fast as the sender goes, for `secs`. Reports the rate the sink received,
+ * the sources it saw, and the networking process's descriptors and memory
+ * at the end.
+ */
+export async function manyFlows(inst, pathId, fam, { flows = 10_000, secs, len = 64 }) {
+  const r = route(inst, pathId, fam, PORTS.flows);
+  if (!r) return null;
+  const probe = await buildProbe();
+  const sink = startProc(r.server([probe, "sink", r.bind, String(r.port), String(secs + 30)]));
+  try {
+    await until(() => sink.out.includes("ready") || !sink.alive(), 5000, "the flow sink");
+    const before = inst.netPid ? memFds(inst.netPid) : null;
+    const cpu0 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
+    const s = await run(r.client([probe, "flows", r.target, String(r.port), String(flows), String(secs), String(len)]), (secs + 30) * 1000);
+    await sleep(300);
+    const after = inst.netPid ? memFds(inst.netPid) : null;
+    const cpu1 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
+    await sink.stop(2000);
+    const m = sink.out.match(/received (\d+) bytes (\d+) sources (\d+) first_ns (\d+) last_ns (\d+)/);
+    const sm = s.out.match(/sent (\d+)/);
+    if (!m) return { error: `sink: ${sink.out} ${sink.err} sender: ${s.out} ${s.err}`.slice(0, 400) };
+    const got = Number(m[1]);
+    const span = (Number(m[5]) - Number(m[4])) / 1e9;
+    return {
+      rxKpps: span > 0 ? got / span / 1e3 : 0,
+      sources: Number(m[3]),
+      sent: sm ? Number(sm[1]) : NaN,
+      lossPct: sm ? 100 * (1 - got / Number(sm[1])) : NaN,
+      fdsBefore: before?.fds ?? null,
+      fds: after?.fds ?? null,
+      rssMiB: after?.rssMiB ?? null,
+      hwmMiB: after?.hwmMiB ?? null,
+      cpuSec: cpu1 - cpu0,
+    };
+  } finally {
+    await sink.stop(500);
+  }
+}

@@ -1,0 +1,209 @@
+/*
+ * probe: the small UDP programs of the benchmark suite, built by the runner
+ * with `cc -O2` into a temporary folder.
+ *
+ *   probe echo ADDR PORT              echo every datagram back (start-up peer)
+ *   probe ping ADDR PORT OUTFILE      send one datagram every millisecond until
+ *                                     one comes back, write CLOCK_MONOTONIC (ns)
+ *                                     to OUTFILE, then sleep until killed
+ *   probe flows ADDR PORT N SECS LEN  send LEN-byte datagrams round robin from
+ *                                     N sockets (N distinct source ports) for
+ *                                     SECS seconds; print "sent S sockets N"
+ *   probe sink ADDR PORT SECS         count datagrams and distinct source ports
+ *                                     until SECS pass (or SIGTERM/SIGINT);
+ *                                     print "received R bytes B sources P first_ns F last_ns L"
+ *
+ * ADDR is IPv4 or IPv6 text; the family follows from it. Every mode dies
+ * with its parent (PR_SET_PDEATHSIG) and after at most 15 minutes.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+static void on_stop(int sig) { (void)sig; stop = 1; }
+
+static uint64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static socklen_t parse_addr(const char *a, const char *p, struct sockaddr_storage *ss) {
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)atoi(p));
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)atoi(p));
+		return sizeof(*s6);
+	}
+	fprintf(stderr, "probe: bad address %s\n", a);
+	exit(2);
+}
+
+static int udp_socket(int family) {
+	int s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		perror("probe: socket");
+		exit(1);
+	}
+	return s;
+}
+
+static int do_echo(const char *a, const char *p) {
+	struct sockaddr_storage ss, peer;
+	socklen_t len = parse_addr(a, p, &ss);
+	int s = udp_socket(ss.ss_family);
+	int one = 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, len) < 0) {
+		perror("probe echo: bind");
+		return 1;
+	}
+	static char buf[65536];
+	while (!stop) {
+		socklen_t pl = sizeof(peer);
+		ssize_t n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
+		if (n >= 0) sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&peer, pl);
+	}
+	return 0;
+}
+
+static int do_ping(const char *a, const char *p, const char *out) {
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a, p, &ss);
+	int s = -1;
+	char buf[64];
+	for (;;) {
+		/* A fresh socket until the first send works: the namespace may not
+		 * have its address or route yet. */
+		if (s < 0) s = udp_socket(ss.ss_family);
+		if (sendto(s, "ping", 4, 0, (struct sockaddr *)&ss, len) < 0) {
+			if (errno == ENETUNREACH || errno == EADDRNOTAVAIL || errno == EHOSTUNREACH) {
+				close(s);
+				s = -1;
+			}
+			usleep(1000);
+			continue;
+		}
+		struct pollfd pfd = {.fd = s, .events = POLLIN};
+		if (poll(&pfd, 1, 1) == 1 && recv(s, buf, sizeof(buf), MSG_DONTWAIT) > 0) break;
+	}
+	uint64_t t = now_ns();
+	FILE *f = fopen(out, "w");
+	if (!f) {
+		perror("probe ping: output");
+		return 1;
+	}
+	fprintf(f, "%llu\n", (unsigned long long)t);
+	fclose(f);
+	while (!stop) pause();
+	return 0;
+}
+
+static int do_flows(const char *a, const char *p, int n, double secs, int dlen) {
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a, p, &ss);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
+		rl.rlim_cur = rl.rlim_max < (rlim_t)n + 64 ? rl.rlim_max : (rlim_t)n + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	int *fds = calloc((size_t)n, sizeof(int));
+	for (int i = 0; i < n; i++) {
+		fds[i] = udp_socket(ss.ss_family);
+		if (connect(fds[i], (struct sockaddr *)&ss, len) < 0) {
+			perror("probe flows: connect");
+			return 1;
+		}
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	}
+	static char buf[65536];
+	memset(buf, 'f', sizeof(buf));
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), sent = 0, blocked = 0;
+	while (!stop && now_ns() < end) {
+		for (int i = 0; i < n && !stop; i++) {
+			if (send(fds[i], buf, (size_t)dlen, 0) == dlen)
+				sent++;
+			else
+				blocked++;
+		}
+	}
+	printf("sent %llu sockets %d failed %llu\n", (unsigned long long)sent, n, (unsigned long long)blocked);
+	return 0;
+}
+
+static int do_sink(const char *a, const char *p, double secs) {
+	struct sockaddr_storage ss, peer;
+	socklen_t len = parse_addr(a, p, &ss);
+	int s = udp_socket(ss.ss_family);
+	int big = 16 << 20;
+	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	if (bind(s, (struct sockaddr *)&ss, len) < 0) {
+		perror("probe sink: bind");
+		return 1;
+	}
+	static unsigned char seen[65536 / 8];
+	static char buf[65536];
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), got = 0, bytes = 0, first = 0, last = 0;
+	unsigned sources = 0;
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop && now_ns() < end) {
+		struct pollfd pfd = {.fd = s, .events = POLLIN};
+		if (poll(&pfd, 1, 50) != 1) continue;
+		for (;;) {
+			socklen_t pl = sizeof(peer);
+			ssize_t n = recvfrom(s, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &pl);
+			if (n < 0) break;
+			uint64_t t = now_ns();
+			if (!first) first = t;
+			last = t;
+			got++;
+			bytes += (uint64_t)n;
+			uint16_t port = ntohs(peer.ss_family == AF_INET ? ((struct sockaddr_in *)&peer)->sin_port
+			                                                 : ((struct sockaddr_in6 *)&peer)->sin6_port);
+			if (!(seen[port / 8] & (1u << (port % 8)))) {
+				seen[port / 8] |= (unsigned char)(1u << (port % 8));
+				sources++;
+			}
+		}
+	}
+	printf("received %llu bytes %llu sources %u first_ns %llu last_ns %llu\n", (unsigned long long)got,
+	       (unsigned long long)bytes, sources, (unsigned long long)first, (unsigned long long)last);
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(900);
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (argc >= 4 && !strcmp(argv[1], "echo")) return do_echo(argv[2], argv[3]);
+	if (argc >= 5 && !strcmp(argv[1], "ping")) return do_ping(argv[2], argv[3], argv[4]);
+	if (argc >= 7 && !strcmp(argv[1], "flows")) return do_flows(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
+	if (argc >= 5 && !strcmp(argv[1], "sink")) return do_sink(argv[2], argv[3], atof(argv[4]));
+	fprintf(stderr, "usage: probe echo|ping|flows|sink ...\n");
+	return 2;
+}
