@@ -47,6 +47,7 @@ import {
   hostTemplate,
   logFor,
   sessionFor,
+  warnUnsupported,
   type Options,
 } from "@x/engine";
 import { QemuConnection, QemuSink } from "./qemu-link.js";
@@ -84,6 +85,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     const sockets = new SyscallSockets();
     cleanups.push(() => sockets.closeAll());
     const sink = new QemuSink();
+    warnUnsupported(o, log);
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: false });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());

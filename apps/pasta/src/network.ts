@@ -37,6 +37,7 @@ import {
   hostTemplate,
   logFor,
   sessionFor,
+  warnUnsupported,
   type NetConfig,
   type Options,
 } from "@x/engine";
@@ -94,6 +95,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     const sockets = new SyscallSockets(nsFd);
     cleanups.push(() => sockets.closeAll());
     const sink = new TapSink(tap.fd);
+    warnUnsupported(o, log);
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: true });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());

@@ -140,3 +140,16 @@ function readlinkNs(pid: number): string {
     return "";
   }
 }
+
+describe.runIf(isRoot())("pasta and -u auto", () => {
+  it("says that auto forwarding is not supported yet, and runs", () => {
+    const w = new World("pa");
+    try {
+      const r = pasta(["-f", "-t", "none", "-T", "none", "-u", "auto", "--", "true"], w.host.name);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/'auto' is not supported yet/);
+    } finally {
+      w.remove();
+    }
+  });
+});

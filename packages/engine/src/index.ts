@@ -31,4 +31,4 @@ export {
 } from "./net-config.js";
 export { hostTemplate } from "./host-template.js";
 export * from "./responders/index.js";
-export { Cleanups, logFor, logLevel, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings } from "./run-context.js";
+export { Cleanups, logFor, logLevel, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings, warnUnsupported } from "./run-context.js";

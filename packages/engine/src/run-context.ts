@@ -64,6 +64,13 @@ export function defaultMaxBindings(limitsText?: string): number {
 }
 
 /** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */
+/** Says, once, what an option we accept but do not act on means for this run. */
+export function warnUnsupported(o: Options, log: Log): void {
+  if (o.udpIn.mode === "auto" || o.udpOut.mode === "auto") {
+    log.warn("port forwarding 'auto' is not supported yet: no UDP ports are forwarded for it; list them with -u/-U");
+  }
+}
+
 export function sessionFor(
   o: Options,
   parts: { config: NetConfig; sockets: SyscallSockets; sink: GuestSink; log: Log; pcap?: PcapFile | undefined; splice: boolean },
