@@ -1,0 +1,8 @@
+/**
+ * The command line alone, as its own entry point (`@x/engine/options`):
+ * the launchers of passt and pasta parse and check their arguments before
+ * anything else, and should not pay for loading the whole engine to do so.
+ */
+export { parseOptions, helpText, type Options, type Mode } from "./options.js";
+export { parsePortSpec, mergePortSpecs, type PortSpec } from "./ports-spec.js";
+export { UsageError } from "./usage-error.js";
