@@ -25,8 +25,7 @@
 import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn } from "@x/syscalls";
-import { helpText, parseOptions, UsageError, type Options } from "@x/engine";
-import { runPasst } from "./network.js";
+import { helpText, parseOptions, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASST_TS_STAGE";
@@ -55,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     const fd = Number(process.env[READY_FD] ?? "-1");
     delete process.env[STAGE];
     delete process.env[READY_FD];
+    const { runPasst } = await import("./network.js");
     return runPasst(o, {
       ready: (err) => {
         toLauncher(fd, err === undefined ? "ready" : `error ${err}`);
@@ -63,7 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       tell: (line) => toLauncher(fd, `say ${line}`),
     });
   }
-  if (o.foreground) return runPasst(o, { ready: () => {} });
+  if (o.foreground) {
+    const { runPasst } = await import("./network.js");
+    return runPasst(o, { ready: () => {} });
+  }
   return detach(argv, o);
 }
 
