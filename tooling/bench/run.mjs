@@ -8,7 +8,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { IMPLS, PATHS, OURS_CLI, OURS_PASST_CLI, REPO, buildProbe, makeWorld, maxPayload, startImpl, tmp } from "./lib/impls.mjs";
+import { IMPLS, PATHS, PASST_PATHS, OURS_CLI, OURS_PASST_CLI, REPO, buildProbe, makeWorld, maxPayload, startImpl, tmp } from "./lib/impls.mjs";
+import { makePasstWorld, startPasst } from "./lib/passt.mjs";
 import { iperf, sockperf, manyFlows } from "./lib/measure.mjs";
 import { cleanup, installSignalHandlers, memFds, run as runCmd, sleep } from "./lib/proc.mjs";
 import { judge, markdown, stats, svg } from "./lib/report.mjs";
@@ -69,7 +70,14 @@ function parseArgs(argv) {
 
 // ---- scenarios --------------------------------------------------------------
 
-const ARROW = { "lo-ns": "host lo → ns (splice)", "ns-lo": "ns → host lo (splice)", "remote-ns": "remote → ns (tap)", "ns-remote": "ns → remote (tap)" };
+const ARROW = {
+  "lo-ns": "host lo → ns (splice)",
+  "ns-lo": "ns → host lo (splice)",
+  "remote-ns": "remote → ns (tap)",
+  "ns-remote": "ns → remote (tap)",
+  "guest-remote": "passt guest → remote",
+  "remote-guest": "passt remote → guest (-u)",
+};
 
 function scenarios(o) {
   const out = [];
@@ -86,8 +94,18 @@ function scenarios(o) {
   for (const p of paths) out.push({ id: `pps-v4-${p}-64`, kind: "pps", path: p, fam: 4, len: 64, rate: "10G", title: `v4 ${ARROW[p]} 64 B pps` });
   for (const p of paths) out.push({ id: `lat-v4-${p}`, kind: "lat", path: p, fam: 4, title: `v4 ${ARROW[p]} RTT 64 B` });
   out.push({ id: "flows-v4-ns-remote", kind: "flows", path: "ns-remote", fam: 4, title: `v4 ns → remote, ${o.flows} source ports` });
+  // passt: a guest namespace behind qemu 7.2 (lib/passt.mjs); IPv4, ours and C only.
+  for (const p of Object.keys(PASST_PATHS)) {
+    for (const [size, len] of [["1400", 1400], ["max", maxPayload(p, 4)]]) {
+      for (const rate of ["10G", "500M"]) {
+        out.push({ id: `passt-tput-v4-${p}-${size}-${rate}`, kind: "tput", passt: true, path: p, fam: 4, len, rate, title: `v4 ${ARROW[p]} ${len} B @${rate === "10G" ? "unbounded" : rate}` });
+      }
+    }
+  }
+  for (const p of Object.keys(PASST_PATHS)) out.push({ id: `passt-pps-v4-${p}-64`, kind: "pps", passt: true, path: p, fam: 4, len: 64, rate: "10G", title: `v4 ${ARROW[p]} 64 B pps` });
+  out.push({ id: "passt-lat-v4-guest-remote", kind: "lat", passt: true, path: "guest-remote", fam: 4, title: `v4 ${ARROW["guest-remote"]} RTT 64 B` });
   if (o.smoke) {
-    return out.filter((s) => ["tput-v4-ns-remote-1400-500M", "tput-v4-lo-ns-1400-10G", "tput-v4-ns-lo-1400-10G", "lat-v4-remote-ns", "flows-v4-ns-remote"].includes(s.id));
+    return out.filter((s) => ["tput-v4-ns-remote-1400-500M", "tput-v4-lo-ns-1400-10G", "tput-v4-ns-lo-1400-10G", "lat-v4-remote-ns", "flows-v4-ns-remote", "passt-tput-v4-guest-remote-1400-500M"].includes(s.id));
   }
   if (o.only) return out.filter((s) => o.only.some((x) => s.id.includes(x)));
   return out;
@@ -159,6 +177,11 @@ async function checkTools(o) {
   if (o.impls.includes("c") && !fs.existsSync("/usr/bin/pasta")) missing.push("/usr/bin/pasta (Debian package passt)");
   if (o.impls.includes("slirp") && !(await runCmd(["sh", "-c", "command -v slirp4netns"])).ok) missing.push("slirp4netns");
   if (o.impls.includes("ours") && !fs.existsSync(OURS_CLI)) missing.push(`${OURS_CLI} (run pnpm build)`);
+  if (scenarios(o).some((s) => s.passt)) {
+    if (!(await runCmd(["sh", "-c", "command -v qemu-system-x86_64"])).ok) missing.push("qemu-system-x86_64 (7.2, for the passt scenarios)");
+    if (o.impls.includes("c") && !fs.existsSync("/usr/bin/passt")) missing.push("/usr/bin/passt (Debian package passt)");
+    if (o.impls.includes("ours") && !fs.existsSync(OURS_PASST_CLI)) missing.push(`${OURS_PASST_CLI} (run pnpm build)`);
+  }
   if (missing.length) throw new Error(`missing: ${missing.join(", ")}`);
 }
 
@@ -186,11 +209,16 @@ async function main() {
     return 0;
   }
   const t0 = Date.now();
-  const perRun = scens.reduce((n, s) => n + (s.kind === "flows" ? o.duration + 4 : o.duration + 2.5) * o.impls.length, 0) + 3 * o.impls.length;
+  const nPasst = o.impls.filter((id) => id === "ours" || id === "c").length;
+  const perRun = scens.reduce((n, s) => n + (s.kind === "flows" ? o.duration + 4 : o.duration + 2.5) * (s.passt ? nPasst : o.impls.length), 0) + 3 * o.impls.length;
   console.log(`bench: ${scens.length} scenarios × ${o.impls.length} implementations × ${o.runs} runs, ${o.duration} s each; about ${Math.round((perRun * o.runs) / 60)} min`);
 
   const worlds = {};
   for (const id of o.impls) worlds[id] = await makeWorld(`b${id[0]}`);
+  const passtScens = scens.filter((s) => s.passt);
+  const passtImpls = passtScens.length ? o.impls.filter((id) => id === "ours" || id === "c") : [];
+  const passtWorlds = {};
+  for (const id of passtImpls) passtWorlds[id] = await makePasstWorld(`p${id[0]}`);
   const samples = {}; // samples[key][impl] = [values per run]
   const add = (key, impl, v) => (((samples[key] ??= {})[impl] ??= []).push(v));
   const errors = [];
@@ -209,7 +237,7 @@ async function main() {
         console.log(`run ${runNo}/${o.runs} start ${id}: FAILED ${e.message.split("\n")[0]}`);
       }
     }
-    const main = scens.filter((s) => s.kind !== "flows");
+    const main = scens.filter((s) => s.kind !== "flows" && !s.passt);
     for (const [k, s] of main.entries()) {
       for (const id of rotate(o.impls, runNo + k)) {
         if (!insts[id]) continue;
@@ -250,6 +278,72 @@ async function main() {
       }
     }
     for (const id of Object.keys(insts)) await insts[id].stop();
+
+    // passt, once the pastas are down: ours and C, each in a world of its
+    // own with a guest behind qemu. An instance that died (qemu's abort
+    // under floods, say) fails the measurement it died in and is restarted
+    // for the next one.
+    if (passtScens.length) {
+      const pinsts = {};
+      const restarted = new Set();
+      const startP = async (id, what) => {
+        try {
+          pinsts[id] = await startPasst(id, passtWorlds[id]);
+          if (what === "start") add("passt-startup", id, { ms: pinsts[id].startupMs });
+          console.log(`run ${runNo}/${o.runs} passt ${what} ${id}: ${pinsts[id].startupMs.toFixed(0)} ms to the first datagram from the guest`);
+        } catch (e) {
+          pinsts[id] = null;
+          errors.push({ run: runNo, scenario: `passt-${what}`, impl: id, error: e.message });
+          failed.add(id);
+          console.log(`run ${runNo}/${o.runs} passt ${what} ${id}: FAILED ${e.message.split("\n")[0]}`);
+        }
+      };
+      for (const id of rotate(passtImpls, runNo - 1)) await startP(id, "start");
+      for (const [k, s] of passtScens.entries()) {
+        for (const id of o.impls) if (!passtImpls.includes(id)) (samples[s.id] ??= {})[id] = undefined;
+        for (const id of rotate(passtImpls, runNo + k)) {
+          if (pinsts[id] && !pinsts[id].alive()) {
+            errors.push({ run: runNo, scenario: `passt-before-${s.id}`, impl: id, error: `died between measurements: ${pinsts[id].why()}` });
+            failed.add(id);
+            console.log(`run ${runNo}/${o.runs} passt ${id}: died between measurements: ${pinsts[id].why()}`);
+            await pinsts[id].stop();
+            pinsts[id] = null;
+          }
+          if (!pinsts[id]) {
+            restarted.add(id);
+            await startP(id, "restart");
+          }
+          const inst = pinsts[id];
+          let r;
+          if (!inst) r = { error: "passt or qemu would not (re)start" };
+          else {
+            try {
+              r = await measure(s, inst, o);
+            } catch (e) {
+              r = { error: e.message };
+            }
+            // Did the instance survive? Give a dying qemu a moment to go.
+            await sleep(100);
+            if (!inst.alive()) {
+              r = { error: `died during the measurement: ${inst.why()}${r?.error ? ` (${r.error})` : ""}` };
+              await inst.stop();
+              pinsts[id] = null; // restarted for the next measurement
+            }
+          }
+          if (r?.error) {
+            errors.push({ run: runNo, scenario: s.id, impl: id, error: r.error });
+            failed.add(id);
+          }
+          if (r) add(s.id, id, r);
+          console.log(`run ${runNo}/${o.runs} ${s.id.padEnd(36)} ${id.padEnd(5)} ${brief(s, r)}`);
+        }
+      }
+      for (const id of passtImpls) {
+        // Peak memory only of an instance that went through every scenario.
+        if (pinsts[id]?.alive() && !restarted.has(id)) add("passt-mem", id, memFds(pinsts[id].netPid));
+        await pinsts[id]?.stop();
+      }
+    }
   }
 
   // ---- rows ----
@@ -291,6 +385,9 @@ async function main() {
   }
   if (samples.mem) pushRow({ id: "memory-peak", title: "peak memory (VmHWM) after the throughput, pps and latency scenarios", unit: "MiB", better: "lower", target: { abs: 80 }, cells: cellsOf("mem", (r) => r.hwmMiB) });
   if (samples.startup) pushRow({ id: "startup", title: "start-up: exec to first datagram through", unit: "ms", better: "lower", target: { abs: 250 }, cells: cellsOf("startup", (r) => r.ms) });
+  for (const key of ["passt-mem", "passt-startup"]) if (samples[key]) for (const id of o.impls) if (!passtImpls.includes(id)) samples[key][id] = undefined;
+  if (samples["passt-mem"]) pushRow({ id: "passt-memory-peak", title: "passt peak memory (VmHWM) after its scenarios", unit: "MiB", better: "lower", target: { abs: 80 }, cells: cellsOf("passt-mem", (r) => r.hwmMiB) });
+  if (samples["passt-startup"]) pushRow({ id: "passt-startup", title: "passt start-up: exec to first guest datagram through (qemu included)", unit: "ms", better: "lower", cells: cellsOf("passt-startup", (r) => r.ms) });
   for (const r of rows) for (const id of o.impls) if (r.cells[id] === null && !["ours", "c"].includes(id) && id === "limit" && /memory|startup|:fds|:rss|:hwm/.test(r.id)) r.cells[id] = undefined;
 
   // ---- profile of ours on its worst scenario ----
@@ -299,9 +396,11 @@ async function main() {
     profile = await profileWorst(o, rows, scens, worlds);
   }
 
-  const passtNote = fs.existsSync(OURS_PASST_CLI)
-    ? "not yet run: apps/passt is still being written; the suite does not have passt scenarios yet (guest → remote, remote → guest through qemu 7.2 as an L2 bridge)."
-    : "not yet run: apps/passt/dist/cli.js does not exist yet.";
+  const passtNote = passtScens.length
+    ? "the rows starting \"v4 passt\" above. Each implementation runs as nobody with `-f -t none -s SOCKET -u 5001,11111` in a world's host namespace; qemu 7.2 (`-M none`, a hub joining `-netdev tap` and `-netdev stream` on the socket) bridges it to a tap in a guest namespace configured statically as 203.0.113.2/24 via 203.0.113.1. qemu 7.2 can abort under floods (iov_copy assertion): such a measurement is listed under the failures and the instance is restarted."
+    : fs.existsSync(OURS_PASST_CLI)
+      ? "not run in this run (no passt scenario selected; see --list)."
+      : "not run: apps/passt/dist/cli.js does not exist yet (run pnpm build).";
   const doc = {
     date: new Date().toISOString(),
     machine: { kernel: os.release(), cpu: os.cpus()[0]?.model ?? "?", cpus: os.cpus().length, node: process.version, hostname: os.hostname() },

@@ -1,7 +1,7 @@
 // One measurement each: iperf2 (UDP throughput, loss, packets per second,
 // CPU of the networking process), sockperf ping-pong (round-trip latency),
 // many flows (probe flows/sink: 10,000 source ports), all through route().
-import { PORTS, route, buildProbe } from "./impls.mjs";
+import { PORTS, route, buildProbe, primeV6 } from "./impls.mjs";
 import { startProc, run, sleep, until, cpuSeconds, memFds } from "./proc.mjs";
 
 async function waitBound(server, rec, port) {
@@ -25,6 +25,7 @@ export async function iperf(inst, pathId, fam, { len, rate, secs }) {
   const server = startProc(r.server(["iperf", "-s", "-u", "-B", r.bind, "-p", String(r.port), "-l", "65507", "-y", "C", ...v6]));
   try {
     await waitBound(r.server, server, r.port);
+    if (fam === 6 && pathId === "remote-ns" && inst.id !== "limit") await primeV6(inst);
     const cpu0 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
     const c = await run(r.client(["iperf", "-c", r.target, "-u", "-b", rate, "-l", String(len), "-t", String(secs), "-p", String(r.port), "-y", "C", ...v6]), (secs + 20) * 1000);
     const cpu1 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;

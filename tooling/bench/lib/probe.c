@@ -3,7 +3,8 @@
  * with `cc -O2` into a temporary folder.
  *
  *   probe echo ADDR PORT              echo every datagram back (start-up peer)
- *   probe ping ADDR PORT OUTFILE      send one datagram every millisecond until
+ *   probe ping ADDR PORT OUTFILE [LEN] send one datagram (LEN bytes, default 4)
+ *                                     every millisecond until
  *                                     one comes back, write CLOCK_MONOTONIC (ns)
  *                                     to OUTFILE, then sleep until killed
  *   probe flows ADDR PORT N SECS LEN  send LEN-byte datagrams round robin from
@@ -88,16 +89,17 @@ static int do_echo(const char *a, const char *p) {
 	return 0;
 }
 
-static int do_ping(const char *a, const char *p, const char *out) {
+static int do_ping(const char *a, const char *p, const char *out, int dlen) {
 	struct sockaddr_storage ss;
 	socklen_t len = parse_addr(a, p, &ss);
 	int s = -1;
-	char buf[64];
+	char buf[1500] = "ping";
+	if (dlen < 1 || dlen > (int)sizeof(buf)) dlen = 4;
 	for (;;) {
 		/* A fresh socket until the first send works: the namespace may not
 		 * have its address or route yet. */
 		if (s < 0) s = udp_socket(ss.ss_family);
-		if (sendto(s, "ping", 4, 0, (struct sockaddr *)&ss, len) < 0) {
+		if (sendto(s, buf, (size_t)dlen, 0, (struct sockaddr *)&ss, len) < 0) {
 			if (errno == ENETUNREACH || errno == EADDRNOTAVAIL || errno == EHOSTUNREACH) {
 				close(s);
 				s = -1;
@@ -201,7 +203,7 @@ int main(int argc, char **argv) {
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	if (argc >= 4 && !strcmp(argv[1], "echo")) return do_echo(argv[2], argv[3]);
-	if (argc >= 5 && !strcmp(argv[1], "ping")) return do_ping(argv[2], argv[3], argv[4]);
+	if (argc >= 5 && !strcmp(argv[1], "ping")) return do_ping(argv[2], argv[3], argv[4], argc >= 6 ? atoi(argv[5]) : 4);
 	if (argc >= 7 && !strcmp(argv[1], "flows")) return do_flows(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
 	if (argc >= 5 && !strcmp(argv[1], "sink")) return do_sink(argv[2], argv[3], atof(argv[4]));
 	fprintf(stderr, "usage: probe echo|ping|flows|sink ...\n");
