@@ -175,3 +175,58 @@ pub fn sendmmsg(
         Ok(r as u32)
     })
 }
+
+const SOL_UDP: libc::c_int = 17;
+const UDP_SEGMENT: libc::c_int = 103;
+
+/// Sends buf[offset, offset+length) as datagrams of `segment` bytes each
+/// (the last may be shorter) with one sendmsg() and the UDP_SEGMENT option:
+/// the kernel cuts the segments, so a burst of equal datagrams to one peer
+/// crosses the stack once. `dest` is a 32-byte record (family 0: connected).
+/// Returns the bytes sent, or -1 when the socket would block.
+#[napi]
+pub fn send_segments(fd: i32, buf: Uint8ArraySlice, offset: u32, length: u32, segment: u32, dest: Option<Uint8ArraySlice>) -> Result<i64> {
+    let (o, l) = (offset as usize, length as usize);
+    if o.checked_add(l).map_or(true, |e| e > buf.len()) {
+        return Err(invalid(format!("range {o}+{l} past a buffer of {} bytes", buf.len())));
+    }
+    if segment == 0 || segment > 65507 {
+        return Err(invalid(format!("segment size {segment} (1 to 65507)")));
+    }
+    let to = match dest.as_deref() {
+        Some(rec) if rec.len() >= META => Sockaddr::read_meta(&rec[..META])?,
+        Some(rec) => return Err(invalid(format!("destination record of {} bytes (want {META})", rec.len()))),
+        None => None,
+    };
+    let mut iov = libc::iovec { iov_base: buf[o..].as_ptr() as *mut libc::c_void, iov_len: l };
+    // Room for one cmsg carrying a u16, aligned as the kernel expects.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain old data; zero is "no name, no control".
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    let mut to_storage = to;
+    if let Some(t) = to_storage.as_mut() {
+        msg.msg_name = t.mut_ptr() as *mut libc::c_void;
+        msg.msg_namelen = t.len;
+    }
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as usize;
+    // SAFETY: msg_control points at `control`, large enough for one cmsg of 2 bytes
+    // (CMSG_SPACE(2) = 24 <= 32), so CMSG_FIRSTHDR is non-null and CMSG_DATA in bounds.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = SOL_UDP;
+        (*c).cmsg_type = UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, segment as u16);
+    }
+    // SAFETY: every pointer in msg refers to live storage above or to the checked range of buf.
+    let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if r < 0 {
+        let e = last();
+        return if would_block(e) { Ok(-1) } else { Err(err("sendmsg", e, &format!("fd {fd} (UDP_SEGMENT {segment})"))) };
+    }
+    Ok(r as i64)
+}

@@ -855,6 +855,7 @@ module.exports.readBatch = nativeBinding.readBatch
 module.exports.recvmmsg = nativeBinding.recvmmsg
 module.exports.sendmmsg = nativeBinding.sendmmsg
 module.exports.sendmsg = nativeBinding.sendmsg
+module.exports.sendSegments = nativeBinding.sendSegments
 module.exports.setBufferSizes = nativeBinding.setBufferSizes
 module.exports.spawn = nativeBinding.spawn
 module.exports.udpSocket = nativeBinding.udpSocket

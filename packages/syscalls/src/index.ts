@@ -103,6 +103,21 @@ export function sendmmsg(fd: number, slab: Uint8Array, batch: SendBatch, from = 
   }
 }
 
+/**
+ * Sends buf[offset, offset+length) as datagrams of `segment` bytes (the last
+ * may be shorter) in one sendmsg() with UDP_SEGMENT (UDP GSO): the kernel
+ * cuts them, so a burst to one peer crosses the network stack once.
+ * `dest` is a 32-byte destination record (see SendBatch), or absent on a
+ * connected socket. Returns the bytes sent; -1 would block.
+ */
+export function sendSegments(fd: number, buf: Uint8Array, offset: number, length: number, segment: number, dest?: Uint8Array): number {
+  try {
+    return native.sendSegments(fd, buf, offset, length, segment, dest);
+  } catch (e) {
+    throw decorate(e);
+  }
+}
+
 /** Bytes read into buf[offset, offset+length); 0 at end of stream; -1 would block. */
 export function read(fd: number, buf: Uint8Array, offset = 0, length = buf.length - offset): number {
   return guard(() => native.read(fd, buf, offset, length));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RecvBatch, SendBatch, bind, close, getsockname, recvmmsg, sendmmsg, udpSocket, setBufferSizes, type Family } from "../src/index.js";
+import { RecvBatch, SendBatch, bind, close, getsockname, recvmmsg, sendSegments, sendmmsg, udpSocket, setBufferSizes, type Family } from "../src/index.js";
 
 const OFFSET = 62;
 const SLOT = 65536 + OFFSET;
@@ -87,6 +87,33 @@ describe.each([4, 6] as const)("UDP over IPv%i", (family) => {
       await drain(b, batch, 1, (r) => {
         expect(r.truncated(0)).toBe(true);
         expect(r.length(0)).toBe(1000);
+      });
+    } finally {
+      close(a);
+      close(b);
+    }
+  });
+
+  it("sends a burst as one UDP_SEGMENT (GSO) message that arrives as separate datagrams", async () => {
+    const a = udpSocket(family);
+    const b = udpSocket(family);
+    try {
+      bind(b, family, loopback(family), 0);
+      setBufferSizes(b, 4 << 20, 0);
+      // 20 segments of 1400 bytes and a last one of 333, each filled with its index.
+      const total = 20 * 1400 + 333;
+      const buf = new Uint8Array(total + 10);
+      for (let i = 0; i < total; i++) buf[10 + i] = Math.floor(i / 1400);
+      const dest = new SendBatch(1);
+      dest.push(0, 0, family, addrBytes(family), getsockname(b).port);
+      expect(sendSegments(a, buf, 10, total, 1400, dest.records.subarray(0, 32))).toBe(total);
+      const batch = new RecvBatch(64, 2048, 0);
+      let index = 0;
+      await drain(b, batch, 21, (r) => {
+        for (let i = 0; i < r.count; i++, index++) {
+          expect(r.length(i)).toBe(index === 20 ? 333 : 1400);
+          expect(r.payload(i).every((x) => x === index)).toBe(true);
+        }
       });
     } finally {
       close(a);
