@@ -147,7 +147,14 @@ print("sent", len(frames))
     process.kill(netPid, "SIGUSR1");
     await until(() => /counters \{/.test(p.pasta.err()), 3000, "the counters line");
     const line = p.pasta.err().split("\n").find((l) => l.includes("counters {")) as string;
-    const c = JSON.parse(line.slice(line.indexOf("{"))) as { framesIn: number; udp: { fromGuest: { datagrams: number }; toGuest: { datagrams: number } }; live: { bindings: number } };
+    const c = JSON.parse(line.slice(line.indexOf("{"))) as {
+      framesIn: number;
+      gsoSends: number;
+      udp: { fromGuest: { datagrams: number }; toGuest: { datagrams: number } };
+      live: { bindings: number };
+    };
+    // The iperf2 stream above went out in UDP_SEGMENT bursts.
+    expect(c.gsoSends).toBeGreaterThan(0);
     expect(c.framesIn).toBeGreaterThan(0);
     expect(c.udp.fromGuest.datagrams).toBeGreaterThan(0);
     expect(c.udp.toGuest.datagrams).toBeGreaterThan(0);

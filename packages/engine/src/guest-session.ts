@@ -52,6 +52,8 @@ export interface SessionOptions {
 }
 
 export interface SessionCounters {
+  /** Bursts sent as one UDP_SEGMENT (GSO) message. */
+  gsoSends: number;
   framesIn: number;
   answered: number;
   malformed: number;
@@ -70,7 +72,9 @@ function ephemeralRange(): { start: number; end: number } {
 }
 
 export function forwardsOf(spec: PortSpec | undefined): PortForwards {
-  if (!spec || spec.mode === "none" || spec.mode === "auto") return PortForwards.none();
+  // With `auto`, the ports listed in other -u/-U options are forwarded as usual;
+  // the automatic ones are added at run time (auto-forward.ts).
+  if (!spec || spec.mode === "none") return PortForwards.none();
   const exclude = [...spec.exclude];
   if (spec.mode === "all") exclude.push(ephemeralRange());
   return PortForwards.from(spec.entries, exclude);
@@ -158,7 +162,7 @@ export class GuestSession {
   private readonly reply = (frame: Uint8Array): void => {
     if (this.sink.sendOne(frame)) this.counters.answered++;
   };
-  readonly counters: Omit<SessionCounters, "udp"> = { framesIn: 0, answered: 0, malformed: 0 };
+  readonly counters: Omit<SessionCounters, "udp" | "gsoSends"> = { framesIn: 0, answered: 0, malformed: 0 };
 
   constructor(private readonly o: SessionOptions) {
     const c = o.config;
@@ -265,6 +269,6 @@ export class GuestSession {
   }
 
   allCounters(): SessionCounters {
-    return { ...this.counters, udp: this.udp.counters };
+    return { ...this.counters, udp: this.udp.counters, gsoSends: this.o.sockets.gsoSends };
   }
 }

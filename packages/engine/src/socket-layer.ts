@@ -11,6 +11,14 @@
  * datagram, no allocation, and the payload bytes never move (the native
  * receive lands directly in udp-core's slab).
  *
+ * Bursts of equal datagrams to one peer (a guest streaming to one server)
+ * go out as one UDP_SEGMENT send when the kernel allows it: the payloads are
+ * gathered from the slab by the kernel, cut into datagrams once, and cross
+ * the stack as one. Everything else goes out with sendmmsg, in order. A
+ * route that refuses segments of some size (its MTU) is remembered, so they
+ * are not tried again; a kernel that refuses UDP GSO altogether switches
+ * it off.
+ *
  * Sockets on the "ns" side (pasta's splice into the guest's loopback) are
  * opened on a helper thread that enters the guest's network namespace; the
  * descriptor then works from Node's main thread like any other.
@@ -28,6 +36,7 @@ import {
   sendmmsg,
   udpSocket,
   formatAddress,
+  sendSegments,
   RECORD,
 } from "@x/syscalls";
 import type { RecvBatch, SendBatch, SocketHandle, SocketLayer, SocketSpec } from "@x/udp-core";
@@ -39,7 +48,45 @@ const R_SCOPE = 8;
 const R_ADDR = 12;
 
 
+/** Runs shorter than this go out with sendmmsg: segmenting pays off for bursts. */
+const GSO_MIN_RUN = 4;
+/** The kernel's limits for one UDP_SEGMENT send. */
+const GSO_MAX_SEGMENTS = 64;
+const GSO_MAX_BYTES = 65000;
+
+/**
+ * How many messages from `i` can go out as one UDP GSO send: the same
+ * destination, every one but the last exactly as long as the first, the last
+ * no longer, within the kernel's limits. 0 or 1 means "not a run".
+ */
+function gsoRun(b: SendBatch, i: number, end: number): number {
+  const seg = b.lengths[i] as number;
+  const fam = b.families[i];
+  let bytes = seg;
+  let k = i + 1;
+  for (; k < end && k - i < GSO_MAX_SEGMENTS; k++) {
+    const len = b.lengths[k] as number;
+    if (len > seg || bytes + len > GSO_MAX_BYTES) break;
+    if (b.families[k] !== fam || b.ports[k] !== b.ports[i] || b.scopeIds[k] !== b.scopeIds[i]) break;
+    let same = true;
+    for (let a = 0; a < 16 && same; a++) same = b.addrs[k * 16 + a] === b.addrs[i * 16 + a];
+    if (!same) break;
+    bytes += len;
+    if (len < seg) {
+      k++;
+      break;
+    }
+  }
+  return k - i;
+}
+
 export class SyscallSockets implements SocketLayer {
+  /** UDP GSO for bursts to one peer; switched off for good if the kernel refuses it. */
+  private gso = true;
+  /** Segments larger than this were refused (route MTU); they go out with sendmmsg. */
+  private gsoMaxSegment = 65507;
+  /** How many UDP_SEGMENT sends went out (for tests and counters). */
+  gsoSends = 0;
   private readonly watchers = new Map<SocketHandle, Watcher>();
   private readonly open_ = new Set<SocketHandle>();
   private readonly recvs = new WeakMap<RecvBatch, { native: NativeRecv; view: DataView }>();
@@ -107,12 +154,68 @@ export class SyscallSockets implements SocketLayer {
       s = new NativeSend(batch.capacity);
       this.sends.set(batch, s);
     }
-    s.clear();
-    for (let i = first; i < first + count; i++) {
-      const fam = batch.families[i] as 0 | 4 | 6;
-      s.push(batch.offsets[i] as number, batch.lengths[i] as number, fam, batch.addrs, batch.ports[i], batch.scopeIds[i], i * 16);
+    const end = first + count;
+    let done = 0;
+    let i = first;
+    while (i < end) {
+      const run = this.gso && (batch.lengths[i] as number) <= this.gsoMaxSegment ? Math.min(gsoRun(batch, i, end), s.capacity - 1) : 0;
+      if (run >= GSO_MIN_RUN) {
+        const sent = this.sendRun(handle, batch, s, i, run);
+        if (sent > 0) {
+          done += sent;
+          i += sent;
+          continue;
+        }
+        if (sent === 0) return done; // would block: the rest is the caller's to count
+        // sent < 0: the route refused UDP_SEGMENT; sendmmsg from now on.
+      }
+      // Everything up to the next run worth segmenting goes out with sendmmsg.
+      let j = i + 1;
+      while (j < end && !(this.gso && (batch.lengths[j] as number) <= this.gsoMaxSegment && gsoRun(batch, j, end) >= GSO_MIN_RUN)) j++;
+      s.clear();
+      for (let k = i; k < j; k++) {
+        s.push(batch.offsets[k] as number, batch.lengths[k] as number, batch.families[k] as 0 | 4 | 6, batch.addrs, batch.ports[k], batch.scopeIds[k], k * 16);
+      }
+      const n = done === 0 ? sendmmsg(handle, batch.slab, s) : this.sendmmsgQuiet(handle, batch.slab, s);
+      done += n;
+      if (n < j - i) return done;
+      i = j;
     }
-    return sendmmsg(handle, batch.slab, s);
+    return done;
+  }
+
+  /**
+   * One UDP_SEGMENT send of messages [i, i+run): returns `run`, 0 if the
+   * socket would block, or -1 (GSO now off) if the kernel refused it.
+   */
+  private sendRun(handle: SocketHandle, batch: SendBatch, s: NativeSend, i: number, run: number): number {
+    s.clear();
+    for (let k = i; k < i + run; k++) s.push(batch.offsets[k] as number, batch.lengths[k] as number);
+    // The destination record of message i, built in slot `run` of the same batch.
+    s.count = run;
+    s.push(0, 0, batch.families[i] as 0 | 4 | 6, batch.addrs, batch.ports[i], batch.scopeIds[i], i * 16);
+    const dest = batch.families[i] === 0 ? undefined : s.records.subarray(run * RECORD, (run + 1) * RECORD);
+    try {
+      const r = sendSegments(handle, batch.slab, s.desc, run, batch.lengths[i] as number, dest);
+      if (r < 0) return 0;
+      this.gsoSends++;
+      return run;
+    } catch (e) {
+      // EINVAL: segments too large for the route's MTU; try smaller ones
+      // only. Anything else: this kernel or route will not segment for us.
+      if ((e as { code?: string }).code === "EINVAL") this.gsoMaxSegment = (batch.lengths[i] as number) - 1;
+      else this.gso = false;
+      return -1;
+    }
+  }
+
+  /** sendmmsg after some messages already went out: a failure ends the call without losing the count. */
+  private sendmmsgQuiet(handle: SocketHandle, slab: Uint8Array, s: NativeSend): number {
+    try {
+      return sendmmsg(handle, slab, s);
+    } catch {
+      return 0;
+    }
   }
 
   watch(handle: SocketHandle, onReadable: () => void): void {
