@@ -179,37 +179,61 @@ pub fn sendmmsg(
 const SOL_UDP: libc::c_int = 17;
 const UDP_SEGMENT: libc::c_int = 103;
 
-/// Sends buf[offset, offset+length) as datagrams of `segment` bytes each
-/// (the last may be shorter) with one sendmsg() and the UDP_SEGMENT option:
-/// the kernel cuts the segments, so a burst of equal datagrams to one peer
-/// crosses the stack once. `dest` is a 32-byte record (family 0: connected).
-/// Returns the bytes sent, or -1 when the socket would block.
+/// Sends `count` pieces of the slab, given as (offset, length) pairs in
+/// `desc`, as datagrams of `segment` bytes each with one sendmsg() and the
+/// UDP_SEGMENT option (UDP GSO): the kernel gathers the pieces (no copy
+/// here) and cuts the whole into segments, so a burst of equal datagrams to
+/// one peer crosses the network stack once. Every piece but the last must
+/// be exactly `segment` bytes. `dest` is a 32-byte record (family 0 or
+/// absent: the connected peer). Returns the bytes sent, or -1 when the
+/// socket would block.
 #[napi]
-pub fn send_segments(fd: i32, buf: Uint8ArraySlice, offset: u32, length: u32, segment: u32, dest: Option<Uint8ArraySlice>) -> Result<i64> {
-    let (o, l) = (offset as usize, length as usize);
-    if o.checked_add(l).map_or(true, |e| e > buf.len()) {
-        return Err(invalid(format!("range {o}+{l} past a buffer of {} bytes", buf.len())));
+pub fn send_segments(
+    fd: i32,
+    slab: Uint8ArraySlice,
+    desc: Uint32ArraySlice,
+    count: u32,
+    segment: u32,
+    dest: Option<Uint8ArraySlice>,
+) -> Result<i64> {
+    let n = count as usize;
+    if n == 0 || n > 128 || desc.len() < 2 * n {
+        return Err(invalid(format!("{n} pieces with {} descriptor words (1 to 128 pieces)", desc.len())));
     }
     if segment == 0 || segment > 65507 {
         return Err(invalid(format!("segment size {segment} (1 to 65507)")));
     }
-    let to = match dest.as_deref() {
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(n);
+    let mut total = 0usize;
+    for i in 0..n {
+        let (o, l) = (desc[2 * i] as usize, desc[2 * i + 1] as usize);
+        if o.checked_add(l).map_or(true, |e| e > slab.len()) {
+            return Err(invalid(format!("piece {i} at {o}+{l} past a slab of {}", slab.len())));
+        }
+        if (i + 1 < n && l != segment as usize) || l > segment as usize || l == 0 {
+            return Err(invalid(format!("piece {i} of {l} bytes with segments of {segment}")));
+        }
+        total += l;
+        iov.push(libc::iovec { iov_base: slab[o..].as_ptr() as *mut libc::c_void, iov_len: l });
+    }
+    if total > 65000 {
+        return Err(invalid(format!("{total} bytes in one GSO send (at most 65000)")));
+    }
+    let mut to = match dest.as_deref() {
         Some(rec) if rec.len() >= META => Sockaddr::read_meta(&rec[..META])?,
         Some(rec) => return Err(invalid(format!("destination record of {} bytes (want {META})", rec.len()))),
         None => None,
     };
-    let mut iov = libc::iovec { iov_base: buf[o..].as_ptr() as *mut libc::c_void, iov_len: l };
     // Room for one cmsg carrying a u16, aligned as the kernel expects.
     let mut control = [0u64; 4];
     // SAFETY: msghdr is plain old data; zero is "no name, no control".
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    let mut to_storage = to;
-    if let Some(t) = to_storage.as_mut() {
+    if let Some(t) = to.as_mut() {
         msg.msg_name = t.mut_ptr() as *mut libc::c_void;
         msg.msg_namelen = t.len;
     }
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = n;
     msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
     // SAFETY: CMSG_SPACE is a pure size computation.
     msg.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as usize;
@@ -222,7 +246,7 @@ pub fn send_segments(fd: i32, buf: Uint8ArraySlice, offset: u32, length: u32, se
         (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
         std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, segment as u16);
     }
-    // SAFETY: every pointer in msg refers to live storage above or to the checked range of buf.
+    // SAFETY: every pointer in msg refers to live storage above or to checked ranges of the slab.
     let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
     if r < 0 {
         let e = last();

@@ -101,13 +101,16 @@ export declare function sendmmsg(fd: number, slab: Uint8Array, desc: Uint32Array
 export declare function sendmsg(fd: number, parts: Array<Uint8Array>): number
 
 /**
- * Sends buf[offset, offset+length) as datagrams of `segment` bytes each
- * (the last may be shorter) with one sendmsg() and the UDP_SEGMENT option:
- * the kernel cuts the segments, so a burst of equal datagrams to one peer
- * crosses the stack once. `dest` is a 32-byte record (family 0: connected).
- * Returns the bytes sent, or -1 when the socket would block.
+ * Sends `count` pieces of the slab, given as (offset, length) pairs in
+ * `desc`, as datagrams of `segment` bytes each with one sendmsg() and the
+ * UDP_SEGMENT option (UDP GSO): the kernel gathers the pieces (no copy
+ * here) and cuts the whole into segments, so a burst of equal datagrams to
+ * one peer crosses the network stack once. Every piece but the last must
+ * be exactly `segment` bytes. `dest` is a 32-byte record (family 0 or
+ * absent: the connected peer). Returns the bytes sent, or -1 when the
+ * socket would block.
  */
-export declare function sendSegments(fd: number, buf: Uint8Array, offset: number, length: number, segment: number, dest?: Uint8Array | undefined | null): number
+export declare function sendSegments(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, segment: number, dest?: Uint8Array | undefined | null): number
 
 /** Sets SO_RCVBUF and SO_SNDBUF (either may be 0 to leave it). */
 export declare function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void

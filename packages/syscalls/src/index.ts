@@ -104,15 +104,17 @@ export function sendmmsg(fd: number, slab: Uint8Array, batch: SendBatch, from = 
 }
 
 /**
- * Sends buf[offset, offset+length) as datagrams of `segment` bytes (the last
- * may be shorter) in one sendmsg() with UDP_SEGMENT (UDP GSO): the kernel
- * cuts them, so a burst to one peer crosses the network stack once.
- * `dest` is a 32-byte destination record (see SendBatch), or absent on a
- * connected socket. Returns the bytes sent; -1 would block.
+ * Sends `count` pieces of `slab`, (offset, length) pairs in `desc`, as
+ * datagrams of `segment` bytes in one sendmsg() with UDP_SEGMENT (UDP GSO):
+ * the kernel gathers the pieces and cuts them, so a burst to one peer
+ * crosses the network stack once. All pieces but the last are exactly
+ * `segment` bytes; at most 128 pieces and 65000 bytes. `dest` is a 32-byte
+ * destination record (see SendBatch), absent on a connected socket.
+ * Returns the bytes sent; -1 would block.
  */
-export function sendSegments(fd: number, buf: Uint8Array, offset: number, length: number, segment: number, dest?: Uint8Array): number {
+export function sendSegments(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, segment: number, dest?: Uint8Array): number {
   try {
-    return native.sendSegments(fd, buf, offset, length, segment, dest);
+    return native.sendSegments(fd, slab, desc, count, segment, dest);
   } catch (e) {
     throw decorate(e);
   }

@@ -100,13 +100,20 @@ describe.each([4, 6] as const)("UDP over IPv%i", (family) => {
     try {
       bind(b, family, loopback(family), 0);
       setBufferSizes(b, 4 << 20, 0);
-      // 20 segments of 1400 bytes and a last one of 333, each filled with its index.
-      const total = 20 * 1400 + 333;
-      const buf = new Uint8Array(total + 10);
-      for (let i = 0; i < total; i++) buf[10 + i] = Math.floor(i / 1400);
+      // 20 pieces of 1400 bytes and a last one of 333, each filled with its
+      // index, scattered through a slab (every other 2048-byte slot).
+      const slab = new Uint8Array(42 * 2048);
+      const desc = new Uint32Array(42);
+      for (let i = 0; i < 21; i++) {
+        const len = i === 20 ? 333 : 1400;
+        slab.fill(i, i * 4096 + 7, i * 4096 + 7 + len);
+        desc[2 * i] = i * 4096 + 7;
+        desc[2 * i + 1] = len;
+      }
       const dest = new SendBatch(1);
       dest.push(0, 0, family, addrBytes(family), getsockname(b).port);
-      expect(sendSegments(a, buf, 10, total, 1400, dest.records.subarray(0, 32))).toBe(total);
+      expect(sendSegments(a, slab, desc, 21, 1400, dest.records.subarray(0, 32))).toBe(20 * 1400 + 333);
+      expect(() => sendSegments(a, slab, new Uint32Array([0, 100, 200, 1400]), 2, 1400, dest.records.subarray(0, 32))).toThrow(/piece 0 of 100 bytes/);
       const batch = new RecvBatch(64, 2048, 0);
       let index = 0;
       await drain(b, batch, 21, (r) => {
