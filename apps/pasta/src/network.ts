@@ -17,13 +17,16 @@
  *     copy addresses, routes and MTU into it and bring it and lo up;
  *  4. bind the forwarded ports, read the tap, answer ARP/NDP/DHCP, translate
  *     UDP (GuestSession);
- *  5. write the pid file, say "ready", start the command;
+ *  5. write the pid file, say "ready", start the command; with -u/-U auto,
+ *     rescan the bound UDP ports every second (AutoForwarder), the
+ *     namespace's through the command's (or the target PID's) /proc entry;
  *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
  *     the pid file, and exit with the command's status.
  */
-import { existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { close, createNetns, namespacePath, netnsOpenTap, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
+  AutoForwarder,
   Cleanups,
   Log,
   PcapFile,
@@ -36,8 +39,10 @@ import {
   describeConfig,
   hostTemplate,
   logFor,
+  readUdpTables,
   sessionFor,
-  warnUnsupported,
+  socketInodes,
+  type GuestSession,
   type NetConfig,
   type Options,
 } from "@x/engine";
@@ -69,6 +74,29 @@ async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, 
   }
 }
 
+/**
+ * `-u auto` / `-U auto`: rescans the namespace's and the host's UDP tables
+ * every second and forwards what is bound (auto-forward.ts). The
+ * namespace's table is read through a process inside it, `nsPid()`; it is
+ * trusted only while that process is still in our namespace (`nsFd`).
+ */
+function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: () => number | undefined, log: Log): AutoForwarder {
+  const none = { mode: "none" as const, entries: [], exclude: [] };
+  const ours = readlinkSync(`/proc/self/fd/${nsFd}`);
+  return new AutoForwarder(session.udp, {
+    udpIn: o.udp ? o.udpIn : none,
+    udpOut: o.udp ? o.udpOut : none,
+    readNamespace: () => {
+      const pid = nsPid();
+      if (pid === undefined || readlinkSync(`/proc/${pid}/ns/net`) !== ours) return undefined;
+      return readUdpTables(`/proc/${pid}/net`);
+    },
+    readHost: () => readUdpTables("/proc/net"),
+    ownInodes: () => socketInodes(),
+    log,
+  });
+}
+
 export async function runNetwork(o: Options, ready: (err?: string) => void): Promise<number> {
   const log = logFor("pasta", o);
   const cleanups = new Cleanups(log);
@@ -95,7 +123,6 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     const sockets = new SyscallSockets(nsFd);
     cleanups.push(() => sockets.closeAll());
     const sink = new TapSink(tap.fd);
-    warnUnsupported(o, log);
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: true });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
@@ -111,6 +138,17 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     }
     log.info(`namespace ready: ${tap.name}, ${describeConfig(cfg)}`);
 
+    const spawnsCommand = o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined);
+    let nsPid: number | undefined = o.targetPid;
+    const auto = autoForwarding(o, session, nsFd, () => nsPid, log);
+    if (auto.active) {
+      if (o.udp && o.udpIn.mode === "auto" && nsPid === undefined && !spawnsCommand) {
+        log.info("-u auto needs a process in the namespace (a command, or a PID) to see its ports: none are forwarded for it");
+      }
+      auto.start(1000);
+      cleanups.push(() => auto.stop());
+    }
+
     let stop: (code: number) => void = () => {};
     const stopped = new Promise<number>((resolve) => (stop = resolve));
     const onSignal = (): void => stop(0);
@@ -122,10 +160,12 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     });
 
     let child: number | undefined;
-    if (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined)) {
+    if (spawnsCommand) {
       const argv = o.command.length > 0 ? o.command : [process.env.SHELL || "/bin/sh"];
       child = spawn({ argv, netnsFd: nsFd });
       const pid = child;
+      nsPid = pid;
+      if (auto.active) auto.scan();
       waitPid(pid).then((st) => {
         child = undefined;
         log.debug(`command exited: ${st.code ?? `signal ${st.signal}`}`);

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GW4, Netns, World, asUnprivileged, ensureTunOpen, isRoot, start, uniqueName, until, type Running } from "@x/harness";
+import { GW4, HOST4, HOST6, Netns, REMOTE4, REMOTE6, World, asUnprivileged, ensureTunOpen, isRoot, start, uniqueName, until, type Running } from "@x/harness";
 import { OURS, echoServer, exchange, inNetns, inNs, settle, startPasta } from "./topology.js";
 
 function pasta(args: string[], ns?: string): { code: number | null; out: string; err: string } {
@@ -141,15 +141,64 @@ function readlinkNs(pid: number): string {
   }
 }
 
-describe.runIf(isRoot())("pasta and -u auto", () => {
-  it("says that auto forwarding is not supported yet, and runs", () => {
-    const w = new World("pa");
+/** Retries an exchange until it comes back intact or `ms` pass (auto forwards appear on the next rescan, every second). */
+async function eventually(attempt: () => Promise<{ ok: boolean; detail: string }>, ms = 6000): Promise<{ ok: boolean; detail: string }> {
+  const deadline = Date.now() + ms;
+  let last = await attempt();
+  while (!last.ok && Date.now() < deadline) {
+    await settle(250);
+    last = await attempt();
+  }
+  return last;
+}
+
+describe.runIf(isRoot())("pasta and -u auto / -U auto", () => {
+  let w: World;
+  beforeAll(() => {
+    ensureTunOpen();
+    w = new World("pa");
+  });
+  afterAll(() => w?.remove());
+
+  it("accepts auto without a warning, and runs", () => {
+    const r = pasta(["-f", "-t", "none", "-T", "none", "-u", "auto", "-U", "auto", "--", "true"], w.host.name);
+    expect(r.code).toBe(0);
+    expect(r.err).not.toMatch(/not supported/);
+  });
+
+  it("-u auto forwards a port bound in the namespace later, from the host's loopback and from the remote", async () => {
+    const p = await startPasta(w, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "-u", "auto"]);
+    const servers: Running[] = [];
     try {
-      const r = pasta(["-f", "-t", "none", "-T", "none", "-u", "auto", "--", "true"], w.host.name);
-      expect(r.code).toBe(0);
-      expect(r.err).toMatch(/'auto' is not supported yet/);
+      await settle(1200);
+      servers.push(echoServer(inNs(p.nsPid, []), 4, "0.0.0.0", 7202));
+      servers.push(echoServer(inNs(p.nsPid, []), 6, "::", 7202));
+      const lo4 = await eventually(() => exchange(inNetns(w.host.name, []), p.dir, 4, "127.0.0.1", 7202, 64));
+      expect(lo4.detail).toBe("SAME");
+      const lo6 = await eventually(() => exchange(inNetns(w.host.name, []), p.dir, 6, "::1", 7202, 64));
+      expect(lo6.detail).toBe("SAME");
+      const remote4 = await eventually(() => exchange(inNetns(w.remote.name, []), p.dir, 4, HOST4, 7202, 64, REMOTE4));
+      expect(remote4.detail).toBe("SAME");
+      const remote6 = await eventually(() => exchange(inNetns(w.remote.name, []), p.dir, 6, HOST6, 7202, 64, REMOTE6));
+      expect(remote6.detail).toBe("SAME");
+      expect(p.pasta.err()).not.toMatch(/not supported/);
     } finally {
-      w.remove();
+      for (const s of servers) s.kill("SIGKILL");
+      await p.stop();
+    }
+  });
+
+  it("-U auto forwards a port bound on the host's loopback later, from the namespace's loopback", async () => {
+    const p = await startPasta(w, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "-U", "auto"]);
+    const servers: Running[] = [];
+    try {
+      await settle(1200);
+      servers.push(echoServer(inNetns(w.host.name, []), 4, "127.0.0.1", 7203));
+      const lo4 = await eventually(() => exchange(inNs(p.nsPid, []), p.dir, 4, "127.0.0.1", 7203, 64));
+      expect(lo4.detail).toBe("SAME");
+    } finally {
+      for (const s of servers) s.kill("SIGKILL");
+      await p.stop();
     }
   });
 });

@@ -11,6 +11,15 @@
 export { parseOptions, helpText, type Options, type Mode } from "./options.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "./ports-spec.js";
 export { UsageError } from "./usage-error.js";
+export {
+  AutoForwarder,
+  parseProcNetUdp,
+  readUdpTables,
+  socketInodes,
+  type AutoForwardOptions,
+  type BoundUdpSocket,
+  type ForwardTarget,
+} from "./auto-forward.js";
 export { Log, type Level } from "./log.js";
 export { PcapFile } from "./pcap-file.js";
 export { SyscallSockets } from "./socket-layer.js";

@@ -18,6 +18,8 @@ export interface PortSpec {
   mode: "none" | "all" | "auto" | "list";
   entries: PortForwardEntry[];
   exclude: PortRange[];
+  /** The list had only exclusions, so `entries` is the implied "every port". */
+  onlyExclusions?: boolean;
 }
 
 function port(text: string, spec: string): number {
@@ -70,22 +72,27 @@ export function parsePortSpec(spec: string): PortSpec {
     }
     entries.push({ ...r, ...(toStart !== undefined ? { toStart } : {}), ...(bindAddress ? { bindAddress } : {}) });
   }
-  if (entries.length === 0) entries.push({ start: 1, end: 65535, ...(bindAddress ? { bindAddress } : {}) });
-  return { mode: entries.length ? "list" : "none", entries, exclude };
+  if (entries.length === 0) {
+    entries.push({ start: 1, end: 65535, ...(bindAddress ? { bindAddress } : {}) });
+    return { mode: "list", entries, exclude, onlyExclusions: true };
+  }
+  return { mode: "list", entries, exclude };
 }
 
-/** Merges several -u arguments into one spec. */
+/**
+ * Merges several -u arguments into one spec. With `auto` among them, the
+ * result is `auto` with the other arguments' ports and exclusions; a list
+ * of exclusions only then excludes ports from `auto` rather than meaning
+ * "every other port".
+ */
 export function mergePortSpecs(specs: PortSpec[]): PortSpec {
   if (specs.length === 0) return { mode: "none", entries: [], exclude: [] };
-  const out: PortSpec = { mode: "none", entries: [], exclude: [] };
+  const auto = specs.some((s) => s.mode === "auto");
+  const out: PortSpec = { mode: auto ? "auto" : "none", entries: [], exclude: [] };
   for (const s of specs) {
-    if (s.mode === "none") continue;
-    if (s.mode === "auto") {
-      out.mode = "auto";
-      continue;
-    }
-    out.mode = out.mode === "auto" ? "auto" : "list";
-    out.entries.push(...s.entries);
+    if (s.mode === "none" || s.mode === "auto") continue;
+    if (!auto) out.mode = "list";
+    if (!(auto && s.onlyExclusions)) out.entries.push(...s.entries);
     out.exclude.push(...s.exclude);
   }
   return out;

@@ -63,14 +63,17 @@ export function defaultMaxBindings(limitsText?: string): number {
   return Math.max(256, Math.min(2 * 65536, soft - 512));
 }
 
-/** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */
-/** Says, once, what an option we accept but do not act on means for this run. */
+/**
+ * Says, once, what an option we accept but do not act on means for this
+ * run: passt's `-u auto` (pasta implements it, see auto-forward.ts).
+ */
 export function warnUnsupported(o: Options, log: Log): void {
   if (o.udpIn.mode === "auto" || o.udpOut.mode === "auto") {
-    log.warn("port forwarding 'auto' is not supported yet: no UDP ports are forwarded for it; list them with -u/-U");
+    log.warn("port forwarding 'auto' is pasta only: no UDP ports are forwarded for it; list them with -u");
   }
 }
 
+/** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */
 export function sessionFor(
   o: Options,
   parts: { config: NetConfig; sockets: SyscallSockets; sink: GuestSink; log: Log; pcap?: PcapFile | undefined; splice: boolean },

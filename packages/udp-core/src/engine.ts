@@ -95,6 +95,30 @@ export interface UdpEngineDeps {
   logger: Logger;
 }
 
+/** A port that could not be bound: which family, on which side, and the errno name. */
+export interface ForwardFailure {
+  port: number;
+  family: 4 | 6;
+  side: 'host' | 'ns';
+  code: string;
+}
+
+/**
+ * Which way a forward added at run time goes: `inbound` listens on the host
+ * and delivers to the guest (-u), `outbound` listens on the namespace's
+ * loopback and delivers to the host's (-U, pasta only).
+ */
+export type ForwardDirection = 'inbound' | 'outbound';
+
+/** What a run-time forward opened, so that removing it closes exactly that. */
+interface RuntimeForward {
+  readonly fam: AddressFamily;
+  /** Binding slot of the permanent frame socket, or -1. */
+  readonly slot: number;
+  /** Side of the splice listener, or null when none was bound. */
+  readonly spliceSide: 'host' | 'ns' | null;
+}
+
 /** Live object counts, for tests and status output. */
 export interface UdpEngineStats {
   bindings: number;
@@ -144,6 +168,10 @@ export class UdpEngine {
   private readonly capLog: RateLimitedLog;
   private timer: TimerHandle | undefined;
   private started = false;
+  private stopped = false;
+  private readonly warnedWildcard = [false, false];
+  /** Forwards added by addForward, keyed `${direction}/${family}/${port}`. */
+  private readonly runtime = new Map<string, RuntimeForward>();
   private readonly permanentHandles: SocketHandle[] = [];
   /** The host's own addresses per family, bound by forwarded-port sockets in splice mode. */
   private readonly hostAddr: readonly [Uint8Array | undefined, Uint8Array | undefined];
@@ -234,39 +262,13 @@ export class UdpEngine {
    * A port that cannot be bound is logged and skipped, as passt does; the
    * list of failures is returned so the embedder can decide to abort.
    */
-  start(): { port: number; family: 4 | 6; side: 'host' | 'ns'; code: string }[] {
+  start(): ForwardFailure[] {
     if (this.started) throw new Error('UdpEngine already started');
     this.started = true;
-    const failures: { port: number; family: 4 | 6; side: 'host' | 'ns'; code: string }[] = [];
-    const warnedWildcard = [false, false];
+    const failures: ForwardFailure[] = [];
     for (const l of this.inbound.listeners()) {
       const fam = familyOf(l.family) as AddressFamily;
-      if (this.enabled[fam.index] !== 1) continue;
-      const loopbackOnly = l.bindAddress !== null && fam.isLoopback(l.bindAddress, 0);
-      if (this.splice && (l.bindAddress === null || loopbackOnly)) {
-        this.openSpliceListener(fam, 'host', l.port, l.target, failures);
-      }
-      // In pasta, loopback belongs to the splice listeners, so the frame
-      // socket binds the host's own address instead of the wildcard.
-      if (this.splice && loopbackOnly) continue;
-      const address = l.bindAddress ?? (this.splice ? (this.hostAddr[fam.index] ?? null) : null);
-      if (this.splice && address === null && !warnedWildcard[fam.index]) {
-        warnedWildcard[fam.index] = true;
-        this.log.warn(
-          `udp: splice mode without hostAddress${fam.family}: forwarded ports bind the IPv${fam.family} ` +
-            'wildcard address, which the kernel may refuse next to the loopback splice listeners',
-        );
-      }
-      try {
-        const h = this.sockets.open({ family: l.family, side: 'host', address, port: l.port, v6only: true });
-        const slot = BindingTable.slot(fam, l.target);
-        this.bindings.setPermanent(slot, h);
-        this.permanentHandles.push(h);
-        this.sockets.watch(h, () => this.drainToGuest(fam, l.target, h));
-      } catch (e) {
-        failures.push({ port: l.port, family: l.family, side: 'host', code: errorCode(e) });
-        this.log.warn(`udp: cannot bind IPv${l.family} port ${l.port}: ${errorCode(e)}`);
-      }
+      if (this.enabled[fam.index] === 1) this.openInbound(fam, l.port, l.target, l.bindAddress, failures);
     }
     if (this.splice) {
       for (const l of this.outbound.listeners()) {
@@ -278,23 +280,154 @@ export class UdpEngine {
     return failures;
   }
 
+  /**
+   * Opens the sockets of one inbound forward, as start() does: in pasta a
+   * loopback splice listener (unless the forward binds another address)
+   * and a frame socket on the host's address; in passt a frame socket on
+   * the wildcard or the given address.
+   * @returns the binding slot of the frame socket (-1 if none) and whether a splice listener was bound
+   */
+  private openInbound(
+    fam: AddressFamily,
+    port: number,
+    target: number,
+    bindAddress: Uint8Array | null,
+    failures: ForwardFailure[],
+  ): { slot: number; spliced: boolean } {
+    let spliced = false;
+    const loopbackOnly = bindAddress !== null && fam.isLoopback(bindAddress, 0);
+    if (this.splice && (bindAddress === null || loopbackOnly)) {
+      spliced = this.openSpliceListener(fam, 'host', port, target, failures);
+    }
+    // In pasta, loopback belongs to the splice listeners, so the frame
+    // socket binds the host's own address instead of the wildcard.
+    if (this.splice && loopbackOnly) return { slot: -1, spliced };
+    const address = bindAddress ?? (this.splice ? (this.hostAddr[fam.index] ?? null) : null);
+    if (this.splice && address === null && !this.warnedWildcard[fam.index]) {
+      this.warnedWildcard[fam.index] = true;
+      this.log.warn(
+        `udp: splice mode without hostAddress${fam.family}: forwarded ports bind the IPv${fam.family} ` +
+          'wildcard address, which the kernel may refuse next to the loopback splice listeners',
+      );
+    }
+    try {
+      const h = this.sockets.open({ family: fam.family, side: 'host', address, port, v6only: true });
+      const slot = BindingTable.slot(fam, target);
+      this.bindings.setPermanent(slot, h);
+      this.permanentHandles.push(h);
+      this.sockets.watch(h, () => this.drainToGuest(fam, target, h));
+      return { slot, spliced };
+    } catch (e) {
+      failures.push({ port, family: fam.family, side: 'host', code: errorCode(e) });
+      this.log.warn(`udp: cannot bind IPv${fam.family} port ${port}: ${errorCode(e)}`);
+      return { slot: -1, spliced };
+    }
+  }
+
+  /**
+   * Adds one forward at run time (pasta's `-u auto` / `-U auto`), on `port`
+   * to the same port, with the sockets start() would open for it, for each
+   * enabled family of `families` (default: both). A family on which the
+   * port is already forwarded (from the configuration or an earlier call),
+   * or is the target of a configured forward, is left alone. A dynamic
+   * binding the guest opened on that port is replaced by the forward's
+   * permanent socket. Ports that cannot be bound are logged and returned;
+   * nothing is recorded for a family where nothing could be bound, so a
+   * later call tries again.
+   */
+  addForward(direction: ForwardDirection, port: number, families: readonly (4 | 6)[] = [4, 6]): ForwardFailure[] {
+    this.checkRuntime(direction, port);
+    const failures: ForwardFailure[] = [];
+    for (const fam of this.families) {
+      if (!families.includes(fam.family)) continue;
+      const key = `${direction}/${fam.family}/${port}`;
+      if (this.runtime.has(key)) continue;
+      if (direction === 'inbound') {
+        const slot = BindingTable.slot(fam, port);
+        if (this.inbound.isForwarded(fam, port) || this.bindings.permanent[slot] === 1) continue;
+        if (this.bindings.handle[slot] !== -1) {
+          this.log.debug(`udp: IPv${fam.family} binding on port ${port} replaced by a forward`);
+          this.closeBinding(slot);
+        }
+        const opened = this.openInbound(fam, port, port, null, failures);
+        if (opened.slot >= 0 || opened.spliced) {
+          this.runtime.set(key, { fam, slot: opened.slot, spliceSide: opened.spliced ? 'host' : null });
+        }
+      } else {
+        if (this.outbound.isForwarded(fam, port)) continue;
+        if (this.openSpliceListener(fam, 'ns', port, port, failures)) {
+          this.runtime.set(key, { fam, slot: -1, spliceSide: 'ns' });
+        }
+      }
+    }
+    return failures;
+  }
+
+  /**
+   * Removes a forward added by addForward, closing its sockets (and the
+   * splice flows through it), for each family of `families` (default:
+   * both). Configured forwards are never removed.
+   * @returns whether anything was removed
+   */
+  removeForward(direction: ForwardDirection, port: number, families: readonly (4 | 6)[] = [4, 6]): boolean {
+    this.checkRuntime(direction, port);
+    let removed = false;
+    for (const family of families) {
+      const key = `${direction}/${family}/${port}`;
+      const f = this.runtime.get(key);
+      if (!f) continue;
+      this.runtime.delete(key);
+      removed = true;
+      if (f.slot >= 0) {
+        const h = this.bindings.handle[f.slot] as number;
+        const at = this.permanentHandles.indexOf(h);
+        if (at >= 0) this.permanentHandles.splice(at, 1);
+        this.closeBinding(f.slot);
+      }
+      if (f.spliceSide) this.splice?.removeListener(f.fam, f.spliceSide, port);
+    }
+    return removed;
+  }
+
+  /** Ports with a forward added at run time in `direction`, on any family, in order. */
+  runtimeForwards(direction: ForwardDirection): number[] {
+    const ports = new Set<number>();
+    for (const key of this.runtime.keys()) {
+      const [d, , p] = key.split('/');
+      if (d === direction) ports.add(Number(p));
+    }
+    return [...ports].sort((a, b) => a - b);
+  }
+
+  private checkRuntime(direction: ForwardDirection, port: number): void {
+    if (!this.started || this.stopped) throw new Error('UdpEngine is not running');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port ${port} is not in 1..65535`);
+    if (direction === 'outbound' && !this.splice) throw new RangeError('outbound (-U) forwards need splice mode (pasta)');
+  }
+
+  /** Binds a splice listener; false (logged, and added to `failures`) when it cannot. */
   private openSpliceListener(
     fam: AddressFamily,
     side: 'host' | 'ns',
     port: number,
     target: number,
-    failures: { port: number; family: 4 | 6; side: 'host' | 'ns'; code: string }[],
-  ): void {
+    failures: ForwardFailure[],
+  ): boolean {
+    if (!this.splice) return false;
     try {
-      this.splice?.addListener(fam, side, port, target);
+      this.splice.addListener(fam, side, port, target);
+      return true;
     } catch (e) {
       failures.push({ port, family: fam.family, side, code: errorCode(e) });
       this.log.warn(`udp splice: cannot bind IPv${fam.family} loopback port ${port} (${side}): ${errorCode(e)}`);
+      return false;
     }
   }
 
   /** Closes every socket and stops the timer. The engine cannot be restarted. */
   stop(): void {
+    this.stopped = true;
+    this.runtime.clear();
     this.timer?.cancel();
     this.timer = undefined;
     for (let slot = 0; slot < 2 * PORTS; slot++) {

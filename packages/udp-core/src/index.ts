@@ -4,7 +4,11 @@
  * aging and caps), over injected socket, frame, clock and logger
  * interfaces. See README.md and each module's theory of operation.
  */
-export { UdpEngine, type UdpEngineConfig, type UdpEngineDeps, type UdpEngineStats } from './engine.js';
+export {
+  UdpEngine,
+  type ForwardDirection,
+  type ForwardFailure,
+  type UdpEngineConfig, type UdpEngineDeps, type UdpEngineStats } from './engine.js';
 export {
   createRecvBatch,
   createSendBatch,

@@ -139,6 +139,21 @@ export class SpliceRelay {
     this.deps.sockets.watch(handle, () => this.drainListener(l));
   }
 
+  /**
+   * Closes the listener bound to loopback:`port` on `side`, and its flows.
+   * Returns false when there is no such listener.
+   */
+  removeListener(fam: AddressFamily, side: Side, port: number): boolean {
+    const at = this.listeners.findIndex((l) => l.fam === fam && l.side === side && l.port === port);
+    if (at < 0) return false;
+    const l = this.listeners[at] as Listener;
+    for (const slot of [...l.flows.values()]) this.closeFlow(slot);
+    this.listeners.splice(at, 1);
+    this.deps.sockets.unwatch(l.handle);
+    this.deps.sockets.close(l.handle);
+    return true;
+  }
+
   private drainListener(l: Listener): void {
     const { sockets } = this.deps;
     const rb = this.recvBatch;
