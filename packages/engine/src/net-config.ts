@@ -12,7 +12,7 @@
  * --no-map-gw, where it would be unreachable.
  */
 import { readFileSync } from "node:fs";
-import { isWireError, parseIpAddr, ipv6LinkLocalFromMac, isIpv6LinkLocal } from "@x/l2";
+import { isWireError, parseIpAddr, ipv6LinkLocalFromMac } from "@x/l2";
 import type { Options } from "./options.js";
 
 export interface HostTemplate {
@@ -141,4 +141,3 @@ export function buildNetConfig(o: Options, t: HostTemplate, resolv: Resolv = rea
   return cfg;
 }
 
-export { isIpv6LinkLocal };

@@ -8,7 +8,7 @@
  * network. Child processes are started with a deadline and killed by PID.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, readFileSync, readdirSync, statSync } from "node:fs";
 
 let counter = 0;
 
@@ -162,14 +162,14 @@ export function asUnprivileged(argv: string[]): string[] {
 
 /** Number of open descriptors of a process. */
 export function fdCount(pid: number): number {
-  return sh(["ls", `/proc/${pid}/fd`]).split("\n").filter(Boolean).length;
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 export * from "./world.js";
 
 /** Direct children of a process (from /proc/PID/task/PID/children). */
 export function childrenOf(pid: number): number[] {
   try {
-    return sh(["cat", `/proc/${pid}/task/${pid}/children`])
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
       .trim()
       .split(/\s+/)
       .filter(Boolean)

@@ -86,6 +86,42 @@ export function arpFrame(link: LinkHeader, arp: ArpRepr): Uint8Array | WireError
   return finishEthernet(link, ETHERTYPE_ARP, buf, at, n);
 }
 
+/** An IPv4 packet whose upper-layer message (checksum included) is written in place by `write`. */
+export function ipv4Frame(
+  link: LinkHeader,
+  src: Uint8Array,
+  dst: Uint8Array,
+  protocol: number,
+  upperLength: number,
+  write: MessageWriter
+): Uint8Array | WireError {
+  const ipLen = IPV4_HEADER_LEN + upperLength;
+  const { buf, at } = allocate(link, ipLen);
+  const upperAt = at + IPV4_HEADER_LEN;
+  const w = write(buf.subarray(upperAt, upperAt + upperLength));
+  if (isWireError(w)) return w;
+  const i = emitIpv4(
+    {
+      version: 4,
+      src,
+      dst,
+      protocol,
+      ttl: IPV4_TTL,
+      dscp: 0,
+      ecn: 0,
+      ident: 0,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      options: new Uint8Array(0),
+      payload: buf.subarray(upperAt, upperAt + upperLength),
+    },
+    buf.subarray(at, at + ipLen)
+  );
+  if (isWireError(i)) return i;
+  return finishEthernet(link, ETHERTYPE_IPV4, buf, at, ipLen);
+}
+
 /** A UDP datagram over IPv4, the payload written in place by `write`. */
 export function ipv4UdpFrame(
   link: LinkHeader,
@@ -97,39 +133,22 @@ export function ipv4UdpFrame(
   write: MessageWriter
 ): Uint8Array | WireError {
   const udpLen = UDP_HEADER_LEN + payloadLength;
-  const ipLen = IPV4_HEADER_LEN + udpLen;
-  const { buf, at } = allocate(link, ipLen);
-  const udpAt = at + IPV4_HEADER_LEN;
-  const payloadAt = udpAt + UDP_HEADER_LEN;
-  const w = write(buf.subarray(payloadAt, payloadAt + payloadLength));
+  return ipv4Frame(link, src, dst, IpProtocol.Udp, udpLen, (into) => udpMessage(into, src, dst, srcPort, dstPort, udpLen, write));
+}
+
+/** The UDP header and payload of either family's frame, written into `into` (the IP payload). */
+function udpMessage(
+  into: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+  srcPort: number,
+  dstPort: number,
+  udpLen: number,
+  write: MessageWriter
+): number | WireError {
+  const w = write(into.subarray(UDP_HEADER_LEN, udpLen));
   if (isWireError(w)) return w;
-  const u = emitUdp(
-    { srcPort, dstPort, payload: buf.subarray(payloadAt, payloadAt + payloadLength) },
-    buf.subarray(udpAt, udpAt + udpLen),
-    src,
-    dst
-  );
-  if (isWireError(u)) return u;
-  const i = emitIpv4(
-    {
-      version: 4,
-      src,
-      dst,
-      protocol: IpProtocol.Udp,
-      ttl: IPV4_TTL,
-      dscp: 0,
-      ecn: 0,
-      ident: 0,
-      dontFragment: false,
-      moreFragments: false,
-      fragmentOffset: 0,
-      options: new Uint8Array(0),
-      payload: buf.subarray(udpAt, udpAt + udpLen),
-    },
-    buf.subarray(at, at + ipLen)
-  );
-  if (isWireError(i)) return i;
-  return finishEthernet(link, ETHERTYPE_IPV4, buf, at, ipLen);
+  return emitUdp({ srcPort, dstPort, payload: into.subarray(UDP_HEADER_LEN, udpLen) }, into, src, dst);
 }
 
 /** An IPv6 packet whose upper-layer message (checksum included) is written in place by `write`. */
@@ -180,9 +199,5 @@ export function ipv6UdpFrame(
   write: MessageWriter
 ): Uint8Array | WireError {
   const udpLen = UDP_HEADER_LEN + payloadLength;
-  return ipv6Frame(link, src, dst, IpProtocol.Udp, 255, udpLen, (into) => {
-    const w = write(into.subarray(UDP_HEADER_LEN));
-    if (isWireError(w)) return w;
-    return emitUdp({ srcPort, dstPort, payload: into.subarray(UDP_HEADER_LEN, udpLen) }, into, src, dst);
-  });
+  return ipv6Frame(link, src, dst, IpProtocol.Udp, 255, udpLen, (into) => udpMessage(into, src, dst, srcPort, dstPort, udpLen, write));
 }
