@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REMOTE4, REMOTE6, World, childrenOf, ensureTunOpen, fdCount, isRoot, until, type Running } from "@x/harness";
+import { REMOTE4, REMOTE6, World, childrenOf, ensureTunOpen, fdCount, isRoot, start, until, type Running } from "@x/harness";
 import { OURS, echoServer, exchange, inNetns, inNs, run, settle, startPasta, type PastaRun } from "./topology.js";
 
 const SCAPY = "/usr/bin/python3";
@@ -196,7 +196,6 @@ print("sent", n)
   }, 180_000);
 });
 
-import { start } from "@x/harness";
 function inNetnsStart(ns: string, argv: string[]): Running {
   return start(inNetns(ns, argv), { deadlineMs: 120_000 });
 }

@@ -4,7 +4,7 @@
  * tools inside the namespace with nsenter, one at a time, whatever the
  * implementation (ours or Debian's pasta).
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,7 +90,6 @@ function findPidInNetns(link: string): number {
   throw new Error(`no process found in network namespace ${link}`);
 }
 
-import { execFileSync } from "node:child_process";
 export function nsShSync(pid: number, argv: string[]): string {
   return execFileSync("nsenter", ["-t", String(pid), "-n", "--", ...argv], { encoding: "utf8", timeout: 10_000 });
 }
