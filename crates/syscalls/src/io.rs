@@ -74,6 +74,9 @@ pub fn writev(fd: i32, parts: Vec<Uint8Array>) -> Result<i64> {
 
 /// Reads up to `max` frames, one read() each, frame i into slot i at `offset`;
 /// lengths[i] gets its length. Returns how many (0 when none is waiting).
+/// `skip` bytes at the head of every frame (a tap's virtio-net header) are
+/// read into a scratch area and dropped, so slots hold bare frames; a read
+/// shorter than `skip` gives a frame of length 0 for the caller to discard.
 #[napi]
 pub fn read_batch(
     fd: i32,
@@ -82,10 +85,12 @@ pub fn read_batch(
     offset: u32,
     max: u32,
     mut lengths: Uint32ArraySlice,
+    skip: Option<u32>,
 ) -> Result<u32> {
     // SAFETY: JS is not running while this call is; the slices are ours until we return.
     let (slab, lengths) = unsafe { (slab.as_mut(), lengths.as_mut()) };
     let (slot, off, n) = (slot_size as usize, offset as usize, max as usize);
+    let skip = skip.unwrap_or(0) as usize;
     if off >= slot || slot.checked_mul(n).map_or(true, |t| t > slab.len()) || lengths.len() < n {
         return Err(invalid(format!(
             "slab of {} bytes and {} lengths for {n} slots of {slot} at offset {off}",
@@ -93,11 +98,21 @@ pub fn read_batch(
             lengths.len()
         )));
     }
+    let mut scratch = [0u8; MAX_SKIP];
+    if skip > MAX_SKIP {
+        return Err(invalid(format!("skip of {skip} bytes (at most {MAX_SKIP})")));
+    }
     let mut got = 0usize;
     while got < n {
+        // In bounds: start + (slot - off) <= n * slot <= slab.len(), checked above.
         let start = got * slot + off;
-        // SAFETY: start + (slot - off) <= n * slot <= slab.len(), checked above.
-        let r = unsafe { libc::read(fd, slab[start..].as_mut_ptr() as *mut libc::c_void, slot - off) };
+        let iov = [
+            libc::iovec { iov_base: scratch.as_mut_ptr() as *mut libc::c_void, iov_len: skip },
+            libc::iovec { iov_base: slab[start..].as_mut_ptr() as *mut libc::c_void, iov_len: slot - off },
+        ];
+        let parts = if skip == 0 { &iov[1..] } else { &iov[..] };
+        // SAFETY: both iovecs describe live, writable storage of the stated sizes.
+        let r = unsafe { libc::readv(fd, parts.as_ptr(), parts.len() as i32) };
         if r < 0 {
             let e = last();
             if would_block(e) || got > 0 {
@@ -108,25 +123,46 @@ pub fn read_batch(
         if r == 0 {
             break;
         }
-        lengths[got] = r as u32;
+        lengths[got] = (r as usize).saturating_sub(skip) as u32;
         got += 1;
     }
     Ok(got as u32)
 }
 
+/// The largest per-frame header `read_batch` skips and `write_batch` prepends
+/// (virtio-net headers are 10 or 12 bytes).
+const MAX_SKIP: usize = 64;
+
 /// Writes `count` frames, one write() each, from the (offset, length) pairs in
 /// `desc`. Returns how many went out; fails only when the first one fails.
+/// With `prefix` (a tap's virtio-net header) every frame is written as
+/// prefix + frame with writev().
 #[napi]
-pub fn write_batch(fd: i32, slab: Uint8ArraySlice, desc: Uint32ArraySlice, count: u32) -> Result<u32> {
+pub fn write_batch(
+    fd: i32,
+    slab: Uint8ArraySlice,
+    desc: Uint32ArraySlice,
+    count: u32,
+    prefix: Option<Uint8ArraySlice>,
+) -> Result<u32> {
     let n = count as usize;
     if desc.len() < 2 * n {
         return Err(invalid(format!("{} descriptor words for {n} frames", desc.len())));
     }
+    let head: &[u8] = prefix.as_deref().unwrap_or(&[]);
+    if head.len() > MAX_SKIP {
+        return Err(invalid(format!("prefix of {} bytes (at most {MAX_SKIP})", head.len())));
+    }
     let mut done = 0usize;
     while done < n {
         let (o, l) = range(slab.len(), desc[2 * done], desc[2 * done + 1])?;
-        // SAFETY: the range lies inside the slab, checked above.
-        let r = unsafe { libc::write(fd, slab[o..].as_ptr() as *const libc::c_void, l) };
+        let iov = [
+            libc::iovec { iov_base: head.as_ptr() as *mut libc::c_void, iov_len: head.len() },
+            libc::iovec { iov_base: slab[o..].as_ptr() as *mut libc::c_void, iov_len: l },
+        ];
+        let parts = if head.is_empty() { &iov[1..] } else { &iov[..] };
+        // SAFETY: the prefix is a live typed array and the range lies inside the slab, checked above.
+        let r = unsafe { libc::writev(fd, parts.as_ptr(), parts.len() as i32) };
         if r < 0 {
             let e = last();
             if would_block(e) || done > 0 {
@@ -137,6 +173,31 @@ pub fn write_batch(fd: i32, slab: Uint8ArraySlice, desc: Uint32ArraySlice, count
         done += 1;
     }
     Ok(done as u32)
+}
+
+/// One writev() of `prefix` followed by the `count` slab ranges in `desc`:
+/// how a tap takes a whole UDP burst as one segmentation-offload frame
+/// (virtio-net header, headers, then each datagram's payload where it was
+/// received). Bytes written; -1 if it would block.
+#[napi]
+pub fn write_gather(fd: i32, prefix: Uint8ArraySlice, slab: Uint8ArraySlice, desc: Uint32ArraySlice, count: u32) -> Result<i64> {
+    let n = count as usize;
+    if n == 0 || n >= 1024 || desc.len() < 2 * n {
+        return Err(invalid(format!("{n} ranges with {} descriptor words (1 to 1023 ranges)", desc.len())));
+    }
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(n + 1);
+    iov.push(libc::iovec { iov_base: prefix.as_ptr() as *mut libc::c_void, iov_len: prefix.len() });
+    for i in 0..n {
+        let (o, l) = range(slab.len(), desc[2 * i], desc[2 * i + 1])?;
+        iov.push(libc::iovec { iov_base: slab[o..].as_ptr() as *mut libc::c_void, iov_len: l });
+    }
+    // SAFETY: every iovec describes the live prefix or a checked range of the slab.
+    let r = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) };
+    if r < 0 {
+        let e = last();
+        return if would_block(e) { Ok(-1) } else { Err(err("writev", e, &format!("fd {fd}"))) };
+    }
+    Ok(r as i64)
 }
 
 /// Sends the parts in order with one sendmsg() on a socket (MSG_NOSIGNAL |

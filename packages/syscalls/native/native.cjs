@@ -868,4 +868,5 @@ module.exports.watchCount = nativeBinding.watchCount
 module.exports.watchUpdate = nativeBinding.watchUpdate
 module.exports.write = nativeBinding.write
 module.exports.writeBatch = nativeBinding.writeBatch
+module.exports.writeGather = nativeBinding.writeGather
 module.exports.writev = nativeBinding.writev

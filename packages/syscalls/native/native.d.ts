@@ -79,8 +79,11 @@ export declare function read(fd: number, buf: Uint8Array, offset: number, length
 /**
  * Reads up to `max` frames, one read() each, frame i into slot i at `offset`;
  * lengths[i] gets its length. Returns how many (0 when none is waiting).
+ * `skip` bytes at the head of every frame (a tap's virtio-net header) are
+ * read into a scratch area and dropped, so slots hold bare frames; a read
+ * shorter than `skip` gives a frame of length 0 for the caller to discard.
  */
-export declare function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array): number
+export declare function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array, skip?: number | undefined | null): number
 
 /** Receives up to `max` datagrams; returns how many (0 when none is waiting). */
 export declare function recvmmsg(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, meta: Uint8Array): number
@@ -207,8 +210,18 @@ export declare function write(fd: number, buf: Uint8Array, offset: number, lengt
 /**
  * Writes `count` frames, one write() each, from the (offset, length) pairs in
  * `desc`. Returns how many went out; fails only when the first one fails.
+ * With `prefix` (a tap's virtio-net header) every frame is written as
+ * prefix + frame with writev().
  */
-export declare function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number
+export declare function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, prefix?: Uint8Array | undefined | null): number
+
+/**
+ * One writev() of `prefix` followed by the `count` slab ranges in `desc`:
+ * how a tap takes a whole UDP burst as one segmentation-offload frame
+ * (virtio-net header, headers, then each datagram's payload where it was
+ * received). Bytes written; -1 if it would block.
+ */
+export declare function writeGather(fd: number, prefix: Uint8Array, slab: Uint8Array, desc: Uint32Array, count: number): number
 
 /** Writes the parts in order with one writev(): bytes written, -1 if it would block. */
 export declare function writev(fd: number, parts: Array<Uint8Array>): number

@@ -143,19 +143,48 @@ export function sendmsg(fd: number, parts: Uint8Array[]): number {
 /**
  * Reads up to `max` frames (one read() each, as a tap gives them) into slot i
  * of `slab` at `offset`; lengths[i] gets each length. Returns the count.
+ * `skip` leading bytes of every frame (a tap's virtio-net header, see
+ * TapOptions.vnetHdr) are dropped before the slot; a frame shorter than
+ * that reads as length 0.
  */
-export function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array): number {
+export function readBatch(
+  fd: number,
+  slab: Uint8Array,
+  slotSize: number,
+  offset: number,
+  max: number,
+  lengths: Uint32Array,
+  skip = 0,
+): number {
   try {
-    return native.readBatch(fd, slab, slotSize, offset, max, lengths);
+    return native.readBatch(fd, slab, slotSize, offset, max, lengths, skip);
   } catch (e) {
     throw decorate(e);
   }
 }
 
-/** Writes `count` frames given as (offset, length) pairs in `desc`. Returns how many went out. */
-export function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number {
+/**
+ * Writes `count` frames given as (offset, length) pairs in `desc`. Returns
+ * how many went out. With `prefix`, each frame goes out as prefix + frame
+ * (a tap's virtio-net header), at most 64 bytes.
+ */
+export function writeBatch(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, prefix?: Uint8Array): number {
   try {
-    return native.writeBatch(fd, slab, desc, count);
+    return native.writeBatch(fd, slab, desc, count, prefix);
+  } catch (e) {
+    throw decorate(e);
+  }
+}
+
+/**
+ * One writev() of `prefix` and then the `count` slab ranges in `desc`
+ * ((offset, length) pairs, 1 to 1023): a tap with a virtio-net header takes
+ * a whole UDP burst this way as one segmentation-offload frame, payloads
+ * gathered from where they were received. Bytes written; -1 would block.
+ */
+export function writeGather(fd: number, prefix: Uint8Array, slab: Uint8Array, desc: Uint32Array, count: number): number {
+  try {
+    return native.writeGather(fd, prefix, slab, desc, count);
   } catch (e) {
     throw decorate(e);
   }
