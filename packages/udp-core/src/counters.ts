@@ -44,6 +44,8 @@ export interface UdpCounters {
     spliceFlowsAged: number;
     spliceFlowsEvicted: number;
     openErrors: number;
+    /** Runs of datagrams that reached the guest as one segmentation-offload frame. */
+    offloadFrames: number;
   };
 }
 
@@ -65,6 +67,7 @@ export function createCounters(): UdpCounters {
       spliceFlowsAged: 0,
       spliceFlowsEvicted: 0,
       openErrors: 0,
+      offloadFrames: 0,
     },
   };
 }

@@ -31,7 +31,7 @@ import { RateLimitedLog } from './aging.js';
 import { BindingTable } from './bindings.js';
 import { createCounters, type UdpCounters } from './counters.js';
 import { ADDR_STRIDE, copyBytes, FAMILIES, familyOf, type AddressFamily } from './family.js';
-import { buildFrame, FRAME_SLOT_SIZE, frameLength, PAYLOAD_AT, type FrameFields } from './frames.js';
+import { buildFrame, FRAME_SLOT_SIZE, frameLength, headerLength, PAYLOAD_AT, type FrameFields } from './frames.js';
 import { AddressMap, DestKind, type GatewayConfig } from './gateway.js';
 import { Grouper } from './grouping.js';
 import { appendGuestFrame, createGuestDatagrams, FrameVerdict, type GuestDatagrams } from './guest-input.js';
@@ -159,6 +159,13 @@ export class UdpEngine {
   private readonly fields: FrameFields;
   private readonly srcScratch = new Uint8Array(ADDR_STRIDE);
   private readonly dstScratch = new Uint8Array(ADDR_STRIDE);
+  /** Frames built and not yet handed to the sink, and their payload bytes. */
+  private pendingFrames = 0;
+  private pendingBytes = 0;
+  /** Whether runs go to the sink as offload frames (it has sendSegmented and has not refused). */
+  private segmenting: boolean;
+  /** (offset, length) pairs of one offload frame. */
+  private readonly runDesc = new Uint32Array(2 * MAX_SEGMENTS);
 
   /** Guest -> world: send descriptors and per-burst grouping. */
   private readonly guestSend: SendBatch;
@@ -179,6 +186,7 @@ export class UdpEngine {
   constructor(config: UdpEngineConfig, deps: UdpEngineDeps) {
     this.sockets = deps.sockets;
     this.sink = deps.frames;
+    this.segmenting = deps.frames.sendSegmented !== undefined;
     this.clock = deps.clock;
     this.log = deps.logger;
 
@@ -644,7 +652,13 @@ export class UdpEngine {
 
   /**
    * Reads a host socket whose datagrams go to guest port `guestPort`, and
-   * turns them into frames.
+   * turns them into frames. Where the sink can segment (sendSegmented), a
+   * run of consecutive datagrams from one peer with equal payloads (the last
+   * may be shorter) leaves as one offload frame: headers are written once, in
+   * front of the run's first payload, and the other payloads stay where
+   * recvmmsg put them. Everything else, and everything when the sink cannot
+   * segment, leaves frame by frame in one sendFrames call; frames keep their
+   * order either way.
    */
   private drainToGuest(fam: AddressFamily, guestPort: number, h: SocketHandle): void {
     const slot = BindingTable.slot(fam, guestPort);
@@ -663,52 +677,148 @@ export class UdpEngine {
       if (n <= 0) return;
       const now = this.clock.now();
       this.bindings.touch(slot, now);
-      let frames = 0;
-      let bytes = 0;
-      for (let i = 0; i < n; i++) {
+      this.pendingFrames = 0;
+      this.pendingBytes = 0;
+      for (let i = 0; i < n; ) {
         const len = rb.lengths[i] as number;
         if (rb.families[i] !== fam.family || len > rb.slotSize - rb.offset) {
           c.malformed++;
+          i++;
           continue;
         }
         const srcAt = i * ADDR_STRIDE;
         const srcPort = rb.ports[i] as number;
         this.addresses.rewriteSource(fam, rb.addrs, srcAt, srcPort, now, this.srcScratch, 0);
+        const run = this.segmenting ? this.runLength(fam, i, n) : 1;
         if (this.bindings.guestAddrKnown[slot] === 1) {
           copyBytes(this.dstScratch, 0, this.bindings.guestAddr, slot * ADDR_STRIDE, fam.addrLen);
         } else if (!this.addresses.guestDestination(fam, this.srcScratch, 0, this.dstScratch, 0)) {
-          c.noBinding++;
+          c.noBinding += run;
+          i += run;
           continue;
         }
         f.srcPort = srcPort;
         f.dstPort = guestPort;
-        const start = buildFrame(fam, rb.slab, i * rb.slotSize, len, f);
-        this.frameOffsets[frames] = start;
-        this.frameLengths[frames] = frameLength(fam, len);
-        frames++;
-        bytes += len;
-      }
-      if (frames > 0) {
-        let accepted = 0;
-        try {
-          accepted = this.sink.sendFrames(rb.slab, this.frameOffsets, this.frameLengths, frames);
-        } catch (e) {
-          this.log.debug(`udp: frame sink: ${errorCode(e)}`);
+        if (run > 1 && this.sendRun(fam, i, run)) {
+          i += run;
+          continue;
         }
-        if (accepted >= frames) {
-          c.datagrams += frames;
-          c.bytes += bytes;
-        } else {
-          const headers = frameLength(fam, 0);
-          for (let k = 0; k < accepted; k++) c.bytes += (this.frameLengths[k] as number) - headers;
-          c.datagrams += accepted;
-          c.sendError += frames - accepted;
-        }
+        for (let k = i; k < i + run; k++) this.queueFrame(fam, k);
+        i += run;
       }
+      this.flushFrames(fam);
       if (n < rb.capacity) return;
     }
   }
 
+  /**
+   * How many datagrams from index `i` on can go as one offload frame: same
+   * peer (address and port), the payload size of the first for all but the
+   * last, the last no larger, within the segment and byte limits.
+   */
+  private runLength(fam: AddressFamily, i: number, n: number): number {
+    const rb = this.frameRecv;
+    const segment = rb.lengths[i] as number;
+    if (segment === 0) return 1;
+    const room = 65535 - 8 - fam.ipHeaderLen;
+    let total = segment;
+    let j = i + 1;
+    for (; j < n && j - i < MAX_SEGMENTS; j++) {
+      const len = rb.lengths[j] as number;
+      if (len === 0 || len > segment || total + len > room) break;
+      if (rb.families[j] !== fam.family || rb.ports[j] !== rb.ports[i]) break;
+      if (!sameBytes(rb.addrs, i * ADDR_STRIDE, j * ADDR_STRIDE, fam.addrLen)) break;
+      total += len;
+      if (len < segment) {
+        j++;
+        break;
+      }
+    }
+    return j - i;
+  }
+
+  /** Sends datagrams [i, i + run) as one offload frame; false when the sink cannot segment (then never asked again). */
+  private sendRun(fam: AddressFamily, i: number, run: number): boolean {
+    const rb = this.frameRecv;
+    const c = this.counters.toGuest;
+    const sink = this.sink;
+    if (sink.sendSegmented === undefined) return false;
+    let total = 0;
+    for (let k = i; k < i + run; k++) total += rb.lengths[k] as number;
+    const first = rb.lengths[i] as number;
+    this.flushFrames(fam);
+    const start = buildFrame(fam, rb.slab, i * rb.slotSize, total, this.fields, true);
+    const d = this.runDesc;
+    d[0] = start;
+    d[1] = headerLength(fam) + first;
+    for (let k = 1; k < run; k++) {
+      d[2 * k] = (i + k) * rb.slotSize + rb.offset;
+      d[2 * k + 1] = rb.lengths[i + k] as number;
+    }
+    let sent = 0;
+    try {
+      sent = sink.sendSegmented(rb.slab, d, run, first, fam.ipHeaderLen);
+    } catch (e) {
+      this.log.debug(`udp: frame sink (offload): ${errorCode(e)}`);
+    }
+    if (sent < 0) {
+      this.segmenting = false;
+      this.log.info('udp: the frame sink cannot segment UDP; sending frame by frame');
+      return false;
+    }
+    if (sent >= run) {
+      c.datagrams += run;
+      c.bytes += total;
+      this.counters.events.offloadFrames++;
+    } else {
+      c.sendError += run;
+    }
+    return true;
+  }
+
+  /** Builds datagram k's frame in place and queues it for the next flushFrames. */
+  private queueFrame(fam: AddressFamily, k: number): void {
+    const rb = this.frameRecv;
+    const len = rb.lengths[k] as number;
+    const q = this.pendingFrames;
+    this.frameOffsets[q] = buildFrame(fam, rb.slab, k * rb.slotSize, len, this.fields);
+    this.frameLengths[q] = frameLength(fam, len);
+    this.pendingFrames = q + 1;
+    this.pendingBytes += len;
+  }
+
+  /** Hands the queued frames to the sink in one call and counts the outcome. */
+  private flushFrames(fam: AddressFamily): void {
+    const frames = this.pendingFrames;
+    if (frames === 0) return;
+    const c = this.counters.toGuest;
+    const rb = this.frameRecv;
+    this.pendingFrames = 0;
+    let accepted = 0;
+    try {
+      accepted = this.sink.sendFrames(rb.slab, this.frameOffsets, this.frameLengths, frames);
+    } catch (e) {
+      this.log.debug(`udp: frame sink: ${errorCode(e)}`);
+    }
+    if (accepted >= frames) {
+      c.datagrams += frames;
+      c.bytes += this.pendingBytes;
+    } else {
+      const headers = headerLength(fam);
+      for (let k = 0; k < accepted; k++) c.bytes += (this.frameLengths[k] as number) - headers;
+      c.datagrams += accepted;
+      c.sendError += frames - accepted;
+    }
+    this.pendingBytes = 0;
+  }
+}
+
+/** Datagrams in one offload frame at most (Linux segments up to 64 per UDP GSO skb comfortably; its limit is 128). */
+const MAX_SEGMENTS = 64;
+
+function sameBytes(b: Uint8Array, x: number, y: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (b[x + k] !== b[y + k]) return false;
+  return true;
 }
 
 function positive(v: number, name: string): number {

@@ -23,6 +23,11 @@
  *   addresses as already written in the IPv6 header, protocol, length)
  *   plus header plus payload, via @x/l2's partial sums over the slab.
  * - UDP over IPv4 may be 0 ("not computed"); `udpChecksum4` turns it on.
+ * - Offload (a run of datagrams sent as one segmentation-offload frame, see
+ *   FrameSink.sendSegmented): the lengths cover the whole run, and the UDP
+ *   field holds only the pseudo-header sum, uncomplemented, as Linux's
+ *   CHECKSUM_PARTIAL wants it: the kernel finishes each segment's checksum
+ *   (or skips it, for local delivery), so the payload is never summed here.
  */
 import { checksumCombine, checksumFinish, checksumPartial, set16 } from '@x/l2';
 import { copyBytes, type AddressFamily } from './family.js';
@@ -106,7 +111,8 @@ export interface FrameFields {
 
 /**
  * Writes Ethernet, IP and UDP headers in front of the payload already at
- * `slab[slotBase + PAYLOAD_AT, + payloadLen)`.
+ * `slab[slotBase + PAYLOAD_AT, + payloadLen)`. With `offload`, `payloadLen`
+ * is the whole run's and the UDP checksum is left for the kernel to finish.
  * @returns the frame's start offset in `slab`; its length is
  *   `frameLength(fam, payloadLen)`.
  */
@@ -116,6 +122,7 @@ export function buildFrame(
   slotBase: number,
   payloadLen: number,
   f: FrameFields,
+  offload = false,
 ): number {
   const udp = slotBase + PAYLOAD_AT - UDP_LEN_HDR;
   const ip = udp - fam.ipHeaderLen;
@@ -146,7 +153,7 @@ export function buildFrame(
     const sum = IP4_CONSTANT_SUM + total + addrWordSum(f.srcAddr, f.srcAt, 4) + addrWordSum(f.dstAddr, f.dstAt, 4);
     set16(slab, ip + IP4_CHECKSUM, ~fold(sum) & 0xffff);
     srcField = ip + IP4_SRC;
-    if (!f.udpChecksum4) return eth;
+    if (!f.udpChecksum4 && !offload) return eth;
   } else {
     slab[ip + IP6_VER_TC_FLOW] = 0x60;
     slab[ip + IP6_VER_TC_FLOW + 1] = 0;
@@ -160,11 +167,20 @@ export function buildFrame(
   }
   // Pseudo-header: both addresses are adjacent in either IP header.
   const pseudo = fold(checksumPartial(slab, srcField, srcField + 2 * fam.addrLen) + PROTO_UDP + udpLen);
+  if (offload) {
+    set16(slab, udp + UDP_CHECKSUM, pseudo);
+    return eth;
+  }
   const body = checksumPartial(slab, udp, udp + udpLen);
   let c = checksumFinish(checksumCombine(pseudo, body));
   if (c === 0) c = 0xffff;
   set16(slab, udp + UDP_CHECKSUM, c);
   return eth;
+}
+
+/** Bytes of Ethernet, IP and UDP header in front of the payload. */
+export function headerLength(fam: AddressFamily): number {
+  return ETH_LEN + fam.ipHeaderLen + UDP_LEN_HDR;
 }
 
 /** Length of the frame carrying `payloadLen` bytes of UDP payload. */

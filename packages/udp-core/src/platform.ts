@@ -11,6 +11,10 @@
  *   that could not be opened). Never called per datagram.
  * - `FrameSink`: where finished Ethernet frames for the guest go: the tap
  *   device (pasta) or qemu's stream socket (passt, see stream-writer.ts).
+ *   A sink whose device can cut one large UDP frame into datagrams itself
+ *   (a tap with a virtio-net header: UDP segmentation offload) also offers
+ *   `sendSegmented`, and a burst from one peer then crosses into the guest
+ *   as one write instead of one per datagram.
  */
 
 export interface TimerHandle {
@@ -40,6 +44,25 @@ export interface Logger {
  */
 export interface FrameSink {
   sendFrames(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /**
+   * Optional: one run of `count` datagrams from one peer to one guest port,
+   * every payload `segment` bytes but the last (which may be shorter), sent
+   * as a single segmentation-offload frame. `desc` holds (offset, length)
+   * pairs into `slab`: the first is the Ethernet/IP/UDP headers, whose
+   * lengths cover the whole run and whose UDP checksum field holds the
+   * pseudo-header sum, followed by the first payload; each further pair is
+   * a payload where it was received. `ipHeaderLen` is 20 or 40.
+   * @returns `count` when written, 0 when refused (counted as send errors),
+   *   -1 when the device cannot segment at all: the engine then stops
+   *   asking and sends such runs frame by frame.
+   */
+  sendSegmented?(
+    slab: Uint8Array,
+    desc: Uint32Array,
+    count: number,
+    segment: number,
+    ipHeaderLen: number,
+  ): number;
 }
 
 /** Node's clock: performance.now() and an unref'd setInterval so timers never keep the process alive. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createGuestDatagrams, PortForwards } from '../src/index.js';
-import { guestFrame, ip, text } from './fakes.js';
+import { guestFrame, ip, SegmentingSink, text } from './fakes.js';
 import { GUEST_LL, GUEST_MAC, GUEST4, GUEST6, GW4, GW6, OUR_MAC, REMOTE4, REMOTE6, world } from './setup.js';
 
 describe('bindings', () => {
@@ -387,5 +387,69 @@ describe('bad input and failures', () => {
     expect(w.sockets.live().length).toBeGreaterThan(0);
     w.engine.stop();
     expect(w.sockets.live()).toHaveLength(0);
+  });
+});
+
+describe('frames to the guest as offload runs', () => {
+  const seg = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+  it('sends a burst from one peer as one run and cuts back into the same frames', () => {
+    for (const [fam, guest, remote] of [[4, GUEST4, REMOTE4], [6, GUEST6, REMOTE6]] as const) {
+      const w = world({}, [], new SegmentingSink());
+      w.fromGuest(guestFrame(guest, 5000, remote, 53, 'q'));
+      const s = w.sockets.find('host', fam, 5000)!;
+      const burst = [seg(1400, 1), seg(1400, 2), seg(1400, 3), seg(900, 4)];
+      w.sockets.deliver(s, remote, 53, ...burst);
+      expect(w.sink.runs).toEqual([4]);
+      expect(w.sink.frames.map((f) => [f.src, f.dst, f.srcPort, f.dstPort, f.frame.length])).toEqual(
+        burst.map((b) => [remote, guest, 53, 5000, 14 + (fam === 4 ? 20 : 40) + 8 + b.length]),
+      );
+      expect(w.sink.frames.map((f) => f.frame[f.frame.length - 1])).toEqual([1, 2, 3, 4]);
+      expect(w.engine.counters.toGuest).toMatchObject({ datagrams: 4, bytes: 3 * 1400 + 900, sendError: 0 });
+      expect(w.engine.counters.events.offloadFrames).toBe(1);
+    }
+  });
+
+  it('breaks runs at another peer, a larger datagram and after a shorter one, keeping order', () => {
+    const w = world({}, [], new SegmentingSink());
+    w.fromGuest(guestFrame(GUEST4, 5000, REMOTE4, 53, 'q'));
+    const s = w.sockets.find('host', 4, 5000)!;
+    w.sockets.deliver(s, REMOTE4, 53, seg(100, 1), seg(100, 2), seg(50, 3), seg(100, 4), seg(100, 5));
+    w.sockets.deliver(s, '203.0.113.8', 53, seg(100, 6));
+    w.sockets.deliver(s, REMOTE4, 54, seg(100, 7), seg(200, 8), seg(200, 9));
+    expect(w.sink.runs).toEqual([3, 2, 2]);
+    expect(w.sink.frames.map((f) => f.frame[f.frame.length - 1])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(w.sink.frames.map((f) => f.srcPort)).toEqual([53, 53, 53, 53, 53, 53, 54, 54, 54]);
+    expect(w.engine.counters.toGuest).toMatchObject({ datagrams: 9, sendError: 0 });
+  });
+
+  it('keeps a run within 64 datagrams and the 16-bit IP length', () => {
+    const w = world({ frameBatch: 128 }, [], new SegmentingSink());
+    w.fromGuest(guestFrame(GUEST4, 5000, REMOTE4, 53, 'q'));
+    const s = w.sockets.find('host', 4, 5000)!;
+    w.sockets.deliver(s, REMOTE4, 53, ...Array.from({ length: 100 }, (_, i) => seg(10, i)));
+    expect(w.sink.runs).toEqual([64, 36]);
+    w.sockets.deliver(s, REMOTE4, 53, ...Array.from({ length: 6 }, (_, i) => seg(20000, i)));
+    // 65535 - 20 - 8 leaves room for three payloads of 20000 per run.
+    expect(w.sink.runs.slice(2)).toEqual([3, 3]);
+    expect(w.engine.counters.toGuest).toMatchObject({ datagrams: 106, sendError: 0 });
+  });
+
+  it('counts a refused run as send errors, and falls back to frames for good when the sink cannot segment', () => {
+    const sink = new SegmentingSink();
+    const w = world({}, [], sink);
+    w.fromGuest(guestFrame(GUEST6, 5000, REMOTE6, 53, 'q'));
+    const s = w.sockets.find('host', 6, 5000)!;
+    sink.mode = 'refuse';
+    w.sockets.deliver(s, REMOTE6, 53, seg(300, 1), seg(300, 2));
+    expect(w.engine.counters.toGuest).toMatchObject({ datagrams: 0, sendError: 2 });
+    sink.mode = 'unsupported';
+    w.sockets.deliver(s, REMOTE6, 53, seg(300, 3), seg(300, 4));
+    sink.mode = 'segment';
+    w.sockets.deliver(s, REMOTE6, 53, seg(300, 5), seg(300, 6));
+    expect(sink.runs).toEqual([]);
+    expect(sink.frames.map((f) => f.frame[f.frame.length - 1])).toEqual([3, 4, 5, 6]);
+    expect(w.engine.counters.toGuest).toMatchObject({ datagrams: 4, sendError: 2 });
+    expect(w.logger.lines.some((l) => l.includes('cannot segment'))).toBe(true);
   });
 });

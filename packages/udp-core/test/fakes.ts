@@ -8,6 +8,10 @@ import {
   parseIp,
   parseUdpBytes,
   internetChecksum,
+  checksumCombine,
+  checksumFinish,
+  checksumPartial,
+  pseudoHeaderSum,
   set16,
   formatIpAddr,
   parseIpAddr,
@@ -267,6 +271,63 @@ export class CapturingSink implements FrameSink {
       this.frames.push(parseFrame(slab.subarray(o, o + lengths[i]!)));
     }
     return n;
+  }
+}
+
+/**
+ * A sink that can segment, doing in TypeScript what Linux does with a UDP
+ * segmentation-offload frame written to a tap: it checks the run's headers
+ * (lengths over the whole run, the UDP field holding the pseudo-header sum
+ * for the kernel to finish), then cuts one frame per payload with its own
+ * lengths, IPv4 identification and checksums, and records them like
+ * CapturingSink. `mode` makes it refuse runs or say it cannot segment.
+ */
+export class SegmentingSink extends CapturingSink {
+  runs: number[] = [];
+  mode: 'segment' | 'refuse' | 'unsupported' = 'segment';
+  sendSegmented(slab: Uint8Array, desc: Uint32Array, count: number, segment: number, ipHeaderLen: number): number {
+    if (this.mode === 'unsupported') return -1;
+    if (this.mode === 'refuse') return 0;
+    const hl = 14 + ipHeaderLen + 8;
+    const head = slab.slice(desc[0]!, desc[0]! + hl);
+    const payloads = [slab.subarray(desc[0]! + hl, desc[0]! + desc[1]!)];
+    for (let k = 1; k < count; k++) payloads.push(slab.subarray(desc[2 * k]!, desc[2 * k]! + desc[2 * k + 1]!));
+    const total = payloads.reduce((a, p) => a + p.length, 0);
+    payloads.forEach((p, k) => {
+      if (k < count - 1 ? p.length !== segment : p.length > segment) throw new Error(`payload ${k} of ${p.length} with segments of ${segment}`);
+    });
+    const v4 = ipHeaderLen === 20;
+    const ip = 14;
+    const udp = ip + ipHeaderLen;
+    const get = (at: number): number => (head[at]! << 8) | head[at + 1]!;
+    if (get(12) !== (v4 ? 0x0800 : 0x86dd)) throw new Error('ethertype');
+    if (get(v4 ? ip + 2 : ip + 4) !== (v4 ? 20 : 0) + 8 + total) throw new Error('IP length does not cover the run');
+    if (get(udp + 4) !== 8 + total) throw new Error('UDP length does not cover the run');
+    const src = head.subarray(v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24);
+    const dst = head.subarray(v4 ? ip + 16 : ip + 24, v4 ? ip + 20 : ip + 40);
+    if (get(udp + 6) !== pseudoHeaderSum(src, dst, 17, 8 + total)) throw new Error('UDP field is not the pseudo-header sum');
+    if (v4 && internetChecksum(head, ip, ip + 20) !== 0) throw new Error('IPv4 header checksum of the run');
+    payloads.forEach((p, k) => {
+      const f = new Uint8Array(hl + p.length);
+      f.set(head);
+      f.set(p, hl);
+      set16(f, udp + 4, 8 + p.length);
+      if (v4) {
+        set16(f, ip + 2, 28 + p.length);
+        set16(f, ip + 4, get(ip + 4) + k);
+        set16(f, ip + 10, 0);
+        set16(f, ip + 10, internetChecksum(f, ip, ip + 20));
+      } else {
+        set16(f, ip + 4, 8 + p.length);
+      }
+      set16(f, udp + 6, 0);
+      let c = checksumFinish(checksumCombine(pseudoHeaderSum(src, dst, 17, 8 + p.length), checksumPartial(f, udp)));
+      if (c === 0) c = 0xffff;
+      set16(f, udp + 6, c);
+      this.frames.push(parseFrame(f));
+    });
+    this.runs.push(count);
+    return count;
   }
 }
 

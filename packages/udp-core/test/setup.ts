@@ -12,12 +12,15 @@ export const GUEST_LL = 'fe80::2';
 export const REMOTE4 = '203.0.113.7';
 export const REMOTE6 = '2001:db8:1::7';
 
-export function world(over: Partial<UdpEngineConfig> = {}, failOpens: string[] = []) {
+export function world<S extends CapturingSink = CapturingSink>(
+  over: Partial<UdpEngineConfig> = {},
+  failOpens: string[] = [],
+  sink: S = new CapturingSink() as S,
+) {
   const sockets = new FakeSockets();
   sockets.failOpens = [...failOpens];
   const clock = new FakeClock();
   const logger = new RecordingLogger();
-  const sink = new CapturingSink();
   const engine = new UdpEngine(
     {
       ourMac: OUR_MAC,
