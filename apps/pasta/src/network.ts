@@ -33,6 +33,7 @@ import {
   SyscallSockets,
   TapReader,
   TapSink,
+  VNET_HDR_LEN,
   bindFailure,
   countersOnSignal,
   buildNetConfig,
@@ -114,7 +115,8 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     const nsFd = o.targetPid !== undefined || o.netns !== undefined ? openNamespace(netnsPath(o), "net") : createNetns();
     cleanups.push(() => close(nsFd));
     const ifname = o.nsIfname ?? (template.ifname || "tap0");
-    const tap = netnsOpenTap(nsFd, { name: ifname, up: false });
+    // A virtio-net header lets bursts for the namespace go in as offload frames (see TapSink).
+    const tap = netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
     cleanups.push(() => close(tap.fd));
     await configureNamespace(nsFd, tap.name, cfg, configNet, log);
 
@@ -122,13 +124,13 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     if (pcap) cleanups.push(() => pcap.close());
     const sockets = new SyscallSockets(nsFd);
     cleanups.push(() => sockets.closeAll());
-    const sink = new TapSink(tap.fd);
+    const sink = new TapSink(tap.fd, 1024, VNET_HDR_LEN);
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: true });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
     if (failure) return fail(failure);
     countersOnSignal(session, log, cleanups);
-    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n));
+    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), 64, 4, VNET_HDR_LEN);
     reader.start();
     cleanups.push(() => reader.stop());
     if (o.pidFile) {

@@ -23,7 +23,7 @@ export {
 export { Log, type Level } from "./log.js";
 export { PcapFile } from "./pcap-file.js";
 export { SyscallSockets } from "./socket-layer.js";
-export { TapReader, TapSink, TAP_SLOT, type FramesHandler } from "./tap-io.js";
+export { TapReader, TapSink, TAP_SLOT, VNET_HDR_LEN, type FramesHandler } from "./tap-io.js";
 export { GuestSession, forwardsOf, type GuestSink, type SessionOptions, type SessionCounters } from "./guest-session.js";
 export {
   buildNetConfig,
