@@ -196,17 +196,18 @@ export class GuestSession {
       },
       { sockets: o.sockets, frames: o.sink, clock: systemClock, logger },
     );
+    const dns = c.advertiseDns !== false;
     this.link = {
       ourMac: c.ourMac,
       mtu: c.mtu,
-      searchDomains: c.search,
+      searchDomains: c.advertiseSearch !== false ? c.search : [],
       dhcp: o.dhcp,
       ndp: o.ndp,
       dhcpv6: o.dhcpv6,
       ra: o.ra,
-      ...(c.v4 ? { v4: { address: c.v4.address, prefixLen: c.v4.prefixLen, gateway: c.v4.gateway, dns: c.v4.dns } } : {}),
+      ...(c.v4 ? { v4: { address: c.v4.address, prefixLen: c.v4.prefixLen, gateway: c.v4.gateway, dns: dns ? c.v4.dns : [] } } : {}),
       ...(c.v6
-        ? { v6: { address: c.v6.address, prefixLen: c.v6.prefixLen, gateway: c.v6.gateway, ourLinkLocal: c.v6.ourLinkLocal, dns: c.v6.dns } }
+        ? { v6: { address: c.v6.address, prefixLen: c.v6.prefixLen, gateway: c.v6.gateway, ourLinkLocal: c.v6.ourLinkLocal, dns: dns ? c.v6.dns : [] } }
         : {}),
     };
     this.forUdpOffsets = new Uint32Array(1024);

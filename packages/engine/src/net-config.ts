@@ -51,6 +51,13 @@ export interface NetConfig {
   v6?: Family6;
   search: string[];
   mapGw: boolean;
+  /**
+   * Whether DHCP, DHCPv6 and NDP pass the resolvers and the search list on
+   * (absent: yes). pasta leaves them out unless asked: its namespace reads
+   * the host's resolv.conf.
+   */
+  advertiseDns?: boolean;
+  advertiseSearch?: boolean;
   /** The host's template interface, for link-local scope ids. */
   template: HostTemplate;
 }
@@ -100,7 +107,15 @@ export class ConfigError extends Error {
 /** Combines the template, the options and resolv.conf into what the guest is told. */
 export function buildNetConfig(o: Options, t: HostTemplate, resolv: Resolv = readResolvConf()): NetConfig {
   const ourMac = o.ourMac ?? DEFAULT_OUR_MAC;
-  const cfg: NetConfig = { ourMac, mtu: o.mtu ?? DEFAULT_MTU, search: o.search.length ? o.search : resolv.search, mapGw: o.mapGw, template: t };
+  const cfg: NetConfig = {
+    ourMac,
+    mtu: o.mtu ?? DEFAULT_MTU,
+    search: o.search.length ? o.search : resolv.search,
+    mapGw: o.mapGw,
+    advertiseDns: o.dhcpDns,
+    advertiseSearch: o.dhcpSearch,
+    template: t,
+  };
   const dnsFor = (len: 4 | 16, gw: Uint8Array): Uint8Array[] => {
     const given = o.dns.filter((d) => d.length === len);
     if (given.length || o.dns.length) return given;

@@ -47,6 +47,13 @@ export interface Options {
   ndp: boolean;
   dhcpv6: boolean;
   ra: boolean;
+  /**
+   * Whether DHCP, DHCPv6 and NDP tell the guest its DNS resolvers and search
+   * list: passt does by default (--no-dhcp-dns, --no-dhcp-search turn it
+   * off), pasta does not (--dhcp-dns, --dhcp-search turn it on), as in C.
+   */
+  dhcpDns: boolean;
+  dhcpSearch: boolean;
   udp: boolean;
   /** -u: host ports forwarded to the guest. */
   udpIn: PortSpec;
@@ -158,13 +165,17 @@ const SPECS: Spec[] = [
   { long: "no-ndp", arg: false, apply: (o) => (o.ndp = false) },
   { long: "no-dhcpv6", arg: false, apply: (o) => (o.dhcpv6 = false) },
   { long: "no-ra", arg: false, apply: (o) => (o.ra = false) },
+  { long: "no-dhcp-dns", arg: false, modes: ["passt"], apply: (o) => (o.dhcpDns = false) },
+  { long: "no-dhcp-search", arg: false, modes: ["passt"], apply: (o) => (o.dhcpSearch = false) },
+  { long: "dhcp-dns", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpDns = true) },
+  { long: "dhcp-search", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpSearch = true) },
   { long: "no-udp", arg: false, apply: (o) => (o.udp = false) },
   { long: "no-tcp", arg: false, apply: () => {} },
   { long: "no-icmp", arg: false, apply: () => {} },
   { long: "tcp-ports", short: "t", arg: true, apply: tcpSpec },
-  { long: "tcp-ns-ports", short: "T", arg: true, modes: ["pasta"], apply: tcpSpec },
+  { long: "tcp-ns", short: "T", arg: true, modes: ["pasta"], apply: tcpSpec },
   { long: "udp-ports", short: "u", arg: true, apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)) },
-  { long: "udp-ns-ports", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
+  { long: "udp-ns", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
   { long: "max-bindings", arg: true, apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)) },
   { long: "netns", arg: true, modes: ["pasta"], apply: (o, v) => (o.netns = v) },
   { long: "userns", arg: true, modes: ["pasta"], apply: (o, v) => (o.userns = v) },
@@ -193,6 +204,8 @@ function defaults(mode: Mode): Options {
     ndp: true,
     dhcpv6: true,
     ra: true,
+    dhcpDns: mode === "passt",
+    dhcpSearch: mode === "passt",
     udp: true,
     udpIn: { mode: "none", entries: [], exclude: [] },
     udpOut: { mode: "none", entries: [], exclude: [] },
@@ -212,6 +225,16 @@ export function parseOptions(mode: Mode, argv: readonly string[]): Options {
     if (!s || (s.modes && !s.modes.includes(mode))) throw new UsageError(`unknown option ${name}`);
     return s;
   };
+  // getopt_long's rule: an exact name wins, else a prefix of exactly one option.
+  const longOption = (name: string): Spec | undefined => {
+    const exact = byLong.get(name);
+    if (exact && (!exact.modes || exact.modes.includes(mode))) return exact;
+    const matches = SPECS.filter((s) => name.length > 0 && s.long.startsWith(name) && (!s.modes || s.modes.includes(mode)));
+    if (matches.length > 1) {
+      throw new UsageError(`option --${name} is ambiguous (${matches.map((m) => `--${m.long}`).join(", ")})`);
+    }
+    return matches[0];
+  };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -222,7 +245,7 @@ export function parseOptions(mode: Mode, argv: readonly string[]): Options {
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-      const s = check(byLong.get(name), `--${name}`);
+      const s = check(longOption(name), `--${name}`);
       let value = "";
       if (s.arg) {
         if (eq >= 0) value = a.slice(eq + 1);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { GuestSession, Log, type GuestSink, type NetConfig } from "../src/index.js";
+import { Dhcpv4MessageType } from "@x/l2";
+import { GuestSession, Log, defaultMaxBindings, parseOptions, type GuestSink, type NetConfig } from "../src/index.js";
 import type { SyscallSockets } from "../src/socket-layer.js";
+import { decodeDhcp, dhcpRequestFrame } from "./responders/helpers.js";
 
 /** A sink that records frames; GuestSession only needs these members here. */
 function sink(): GuestSink & { sent: Uint8Array[] } {
@@ -56,7 +58,6 @@ describe("GuestSession learns the guest's MAC only from believable frames", () =
   });
 });
 
-import { defaultMaxBindings, parseOptions } from "../src/index.js";
 describe("the binding cap", () => {
   it("follows the descriptor limit, leaving room for everything else", () => {
     expect(defaultMaxBindings("Max open files            20000                20000                files\n")).toBe(19488);
@@ -67,5 +68,32 @@ describe("the binding cap", () => {
   it("can be set with --max-bindings", () => {
     expect(parseOptions("pasta", ["--max-bindings", "1000"]).maxBindings).toBe(1000);
     expect(() => parseOptions("passt", ["--max-bindings", "3"])).toThrow(/out of range/);
+  });
+});
+
+describe("what DHCP tells the guest about DNS", () => {
+  const withDns: NetConfig = {
+    ...cfg,
+    search: ["example.org"],
+    v4: { ...(cfg.v4 as NonNullable<NetConfig["v4"]>), dns: [new Uint8Array([198, 51, 100, 53])] },
+  };
+  const offer = (c: NetConfig) => {
+    const s = sink();
+    const g = new GuestSession({ config: c, sockets: fakeSockets, sink: s, log: new Log("t", "error"), udpIn: { mode: "none", entries: [], exclude: [] }, splice: false, dhcp: true, ndp: true, dhcpv6: true, ra: true });
+    const discover = dhcpRequestFrame({ messageType: Dhcpv4MessageType.Discover });
+    g.fromGuest(discover, new Uint32Array([0]), new Uint32Array([discover.length]), 1);
+    g.stop();
+    expect(s.sent).toHaveLength(1);
+    return decodeDhcp(s.sent[0] as Uint8Array).dhcp;
+  };
+
+  it("passes resolvers and search domains on unless the config says not to (pasta's default)", () => {
+    const passed = offer(withDns);
+    expect(passed.dnsServers.map((a) => Array.from(a))).toEqual([[198, 51, 100, 53]]);
+    expect(passed.domainSearch).toEqual(["example.org"]);
+    const withheld = offer({ ...withDns, advertiseDns: false, advertiseSearch: false });
+    expect(withheld.dnsServers).toEqual([]);
+    expect(withheld.domainSearch).toEqual([]);
+    expect(Array.from(withheld.yiaddr)).toEqual([203, 0, 113, 2]);
   });
 });

@@ -1,0 +1,76 @@
+// The shared passt/pasta command line: spellings from passt(1)/pasta(1), getopt's
+// rules (clusters, attached values, --name=value, unique prefixes of long names),
+// one-line UsageErrors, and the DNS/search advertising defaults of each mode.
+import { describe, expect, it } from "vitest";
+import { UsageError, buildNetConfig, parseOptions, type HostTemplate } from "../src/index.js";
+
+const usage = (mode: "pasta" | "passt", argv: string[]): string => {
+  try {
+    parseOptions(mode, argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error(`no error for ${argv.join(" ")}`);
+};
+
+describe("command line", () => {
+  it("takes the man pages' long names for namespace-side ports, and -U/-T", () => {
+    const a = parseOptions("pasta", ["--udp-ns", "5353", "--tcp-ns", "none", "--", "true"]);
+    const b = parseOptions("pasta", ["-U", "5353", "-T", "none", "true"]);
+    expect(a.udpOut).toEqual(b.udpOut);
+    expect(a.udpOut.entries.length).toBe(1);
+    expect(a.command).toEqual(["true"]);
+  });
+
+  it("accepts unique prefixes of long names, as getopt_long does, and refuses ambiguous ones", () => {
+    expect(parseOptions("passt", ["--fore", "--sock=/tmp/x.socket"]).foreground).toBe(true);
+    expect(parseOptions("passt", ["--sock=/tmp/x.socket"]).socket).toBe("/tmp/x.socket");
+    // An exact name wins over the longer names it begins.
+    expect(parseOptions("passt", ["--no-dhcp"]).dhcp).toBe(false);
+    expect(parseOptions("passt", ["--no-dhcp"]).dhcpDns).toBe(true);
+    expect(usage("passt", ["--no-dhcp-"])).toMatch(/--no-dhcp- is ambiguous \(--no-dhcp-dns, --no-dhcp-search\)/);
+    expect(usage("pasta", ["--d"])).toMatch(/ambiguous/);
+    // Prefixes only count among the options of the running mode.
+    expect(parseOptions("pasta", ["--udp-n", "53", "true"]).udpOut.entries.length).toBe(1);
+    expect(usage("passt", ["--udp-n", "53"])).toBe("unknown option --udp-n");
+  });
+
+  it("clusters short flags and takes attached or separate values", () => {
+    const o = parseOptions("passt", ["-fdu5000", "-s", "/tmp/a.socket", "-1"]);
+    expect([o.foreground, o.debug, o.oneOff, o.socket]).toEqual([true, true, true, "/tmp/a.socket"]);
+    expect(o.udpIn.entries.length).toBe(1);
+  });
+
+  it("says in one line what is wrong", () => {
+    expect(usage("passt", ["--bogus"])).toBe("unknown option --bogus");
+    expect(usage("passt", ["-s"])).toBe("option -s needs a value");
+    expect(usage("passt", ["--socket"])).toBe("option --socket needs a value");
+    expect(usage("passt", ["--foreground=yes"])).toBe("option --foreground takes no value");
+    expect(usage("passt", ["--netns", "x"])).toBe("unknown option --netns");
+    expect(usage("pasta", ["--one-off"])).toBe("unknown option --one-off");
+    expect(usage("pasta", ["-q", "-d"])).toMatch(/cannot be used together/);
+  });
+
+  it("passes resolvers and search domains by DHCP/NDP in passt and not in pasta, unless told", () => {
+    expect(parseOptions("passt", []).dhcpDns).toBe(true);
+    expect(parseOptions("passt", ["--no-dhcp-dns", "--no-dhcp-search"])).toMatchObject({ dhcpDns: false, dhcpSearch: false });
+    expect(parseOptions("pasta", ["true"])).toMatchObject({ dhcpDns: false, dhcpSearch: false });
+    expect(parseOptions("pasta", ["--dhcp-dns", "--dhcp-search", "true"])).toMatchObject({ dhcpDns: true, dhcpSearch: true });
+    expect(usage("pasta", ["--no-dhcp-dns"])).toBe("unknown option --no-dhcp-dns");
+    expect(usage("passt", ["--dhcp-search"])).toBe("unknown option --dhcp-search");
+
+    const t: HostTemplate = {
+      ifname: "eth0",
+      ifindex: 2,
+      mtu: 1500,
+      addr4: { address: new Uint8Array([203, 0, 113, 2]), prefixLen: 24 },
+      gw4: new Uint8Array([203, 0, 113, 1]),
+    };
+    const resolv = { nameservers: [new Uint8Array([198, 51, 100, 53])], search: ["example.org"] };
+    const passt = buildNetConfig(parseOptions("passt", []), t, resolv);
+    expect([passt.advertiseDns, passt.advertiseSearch, passt.v4?.dns.length, passt.search]).toEqual([true, true, 1, ["example.org"]]);
+    const pasta = buildNetConfig(parseOptions("pasta", ["true"]), t, resolv);
+    expect([pasta.advertiseDns, pasta.advertiseSearch]).toEqual([false, false]);
+  });
+});
