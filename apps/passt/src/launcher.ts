@@ -82,7 +82,7 @@ async function detach(argv: string[], o: Options): Promise<number> {
     spawn({
       argv: [process.execPath, ...process.execArgv, script, ...argv],
       env,
-      keepFds: [w],
+      keepFds: o.fd !== undefined ? [w, o.fd] : [w],
       newSession: true,
       stdin: devNull,
       stdout: devNull,

@@ -27,6 +27,10 @@
  * line; when the guest goes away we simply keep listening, or, with
  * --one-off, stop.
  *
+ * With -F/--fd the guest's connection is already open (a parent made a
+ * socket pair, say, and handed us one end): there is nothing to listen on,
+ * the connection is adopted at once, and passt stops when it closes.
+ *
  * SIGTERM and SIGINT stop cleanly: the guest's connection, host sockets and
  * the listening socket are closed, and the socket file and pid file removed.
  *
@@ -35,7 +39,7 @@
  * the user that owns the VM.
  */
 import { existsSync, unlinkSync, writeFileSync } from "node:fs";
-import { READABLE, Watcher, accept, close } from "@x/syscalls";
+import { READABLE, Watcher, accept, adoptStreamSocket, close } from "@x/syscalls";
 import {
   Cleanups,
   PcapFile,
@@ -92,18 +96,31 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     if (failure) return fail(failure);
     countersOnSignal(session, log, cleanups);
 
-    const listening = listenForQemu(o.socket);
-    cleanups.push(() => {
-      close(listening.fd);
-      if (existsSync(listening.path)) unlinkSync(listening.path);
-    });
-
     let stop: (code: number) => void = () => {};
     const stopped = new Promise<number>((resolve) => (stop = resolve));
 
     let guest: QemuConnection | undefined;
     let served = 0;
     let stopping = false;
+    // --fd: no listening socket, one connection, and passt ends with it.
+    const adopted = o.fd;
+    const oneOff = o.oneOff || adopted !== undefined;
+    if (adopted !== undefined) {
+      try {
+        adoptStreamSocket(adopted);
+      } catch (e) {
+        return fail(`--fd ${adopted}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const listening = adopted === undefined ? listenForQemu(o.socket) : undefined;
+    if (listening) {
+      cleanups.push(() => {
+        close(listening.fd);
+        if (existsSync(listening.path)) unlinkSync(listening.path);
+      });
+    }
+    const where = listening ? listening.path : `fd ${String(adopted)}`;
+
     const onGuestClosed = (reason: string): void => {
       sink.detach();
       const g = guest;
@@ -114,35 +131,40 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
           (g && out ? ` (frames in ${g.framesIn}, out ${out.frames}, dropped ${out.dropped}, short writes ${out.shortWrites})` : ""),
       );
       if (stopping) return;
-      if (o.oneOff) stop(0);
-      else log.info(`listening again on ${listening.path}`);
+      if (oneOff) stop(0);
+      else log.info(`listening again on ${where}`);
     };
-    const onAcceptable = (): void => {
+    const attach = (fd: number): void => {
+      served++;
+      const conn = new QemuConnection(fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), onGuestClosed, log);
+      guest = conn;
+      sink.attach(conn.stream);
+      conn.start();
+      log.info(`guest connected on ${where}`);
+    };
+    const onAcceptable = (l: { fd: number; path: string }): void => {
       // A few per callback: a client storm must not starve the datagram path.
       for (let k = 0; k < 16; k++) {
         let fd: number;
         try {
-          fd = accept(listening.fd);
+          fd = accept(l.fd);
         } catch (e) {
-          log.warn(`accept on ${listening.path} failed: ${e instanceof Error ? e.message : String(e)}`);
+          log.warn(`accept on ${l.path} failed: ${e instanceof Error ? e.message : String(e)}`);
           return;
         }
         if (fd < 0) return;
-        if (guest || (o.oneOff && served > 0)) {
+        if (guest || (oneOff && served > 0)) {
           log.info("another client connected while a guest is attached: refusing it");
           close(fd);
           continue;
         }
-        served++;
-        const conn = new QemuConnection(fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), onGuestClosed, log);
-        guest = conn;
-        sink.attach(conn.stream);
-        conn.start();
-        log.info(`guest connected on ${listening.path}`);
+        attach(fd);
       }
     };
-    const acceptWatch = new Watcher(listening.fd, READABLE, onAcceptable);
-    cleanups.push(() => acceptWatch.close());
+    if (listening) {
+      const acceptWatch = new Watcher(listening.fd, READABLE, () => onAcceptable(listening));
+      cleanups.push(() => acceptWatch.close());
+    }
     cleanups.push(() => guest?.close("passt is stopping"));
 
     if (o.pidFile) {
@@ -159,13 +181,16 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
       process.off("SIGINT", onSignal);
     });
 
-    say(`UNIX domain socket bound at ${listening.path}`);
-    say("You can now start qemu (>= 7.2):");
-    say(
-      `    qemu-system-x86_64 ... -device virtio-net-pci,netdev=s ` +
-        `-netdev stream,id=s,server=off,addr.type=unix,addr.path=${listening.path}`,
-    );
+    if (listening) {
+      say(`UNIX domain socket bound at ${listening.path}`);
+      say("You can now start qemu (>= 7.2):");
+      say(
+        `    qemu-system-x86_64 ... -device virtio-net-pci,netdev=s ` +
+          `-netdev stream,id=s,server=off,addr.type=unix,addr.path=${listening.path}`,
+      );
+    }
     hooks.ready();
+    if (adopted !== undefined) attach(adopted);
 
     const code = await stopped;
     stopping = true;

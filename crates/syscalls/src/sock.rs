@@ -130,6 +130,28 @@ pub fn set_buffer_sizes(fd: i32, rcvbuf: u32, sndbuf: u32) -> Result<()> {
     Ok(())
 }
 
+/// Takes over a connected stream socket someone else opened (passt's
+/// --fd): fails with ENOTSOCK or EPROTOTYPE unless it is one, then puts it
+/// in non-blocking mode, as every descriptor on Node's loop must be.
+#[napi]
+pub fn adopt_stream_socket(fd: i32) -> Result<()> {
+    let mut kind: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `kind`.
+    let r = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut kind as *mut libc::c_int as *mut libc::c_void, &mut len)
+    };
+    check(r, "getsockopt", &format!("fd {fd} (SO_TYPE)"))?;
+    if kind != libc::SOCK_STREAM {
+        return Err(crate::errno::err("getsockopt", libc::EPROTOTYPE, &format!("fd {fd} is not a stream socket")));
+    }
+    // SAFETY: fcntl with F_GETFL/F_SETFL takes and returns plain ints.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) }, "fcntl", &format!("fd {fd} (F_GETFL)"))?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }, "fcntl", &format!("fd {fd} (F_SETFL)"))?;
+    Ok(())
+}
+
 #[napi]
 pub fn close(fd: i32) -> Result<()> {
     // SAFETY: close() takes no pointers; a wrong fd is reported as EBADF.

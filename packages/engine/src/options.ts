@@ -72,6 +72,8 @@ export interface Options {
   // passt
   socket?: string;
   oneOff: boolean;
+  /** -F: an already connected stream socket to the guest (implies --one-off). */
+  fd?: number;
   /** Ours, not in passt(1): most live UDP bindings (guest source ports); default from the descriptor limit. */
   maxBindings?: number;
 }
@@ -184,6 +186,7 @@ const SPECS: Spec[] = [
   { long: "no-netns-quit", arg: false, modes: ["pasta"], apply: (o) => (o.noNetnsQuit = true) },
   { long: "socket", short: "s", arg: true, modes: ["passt"], apply: (o, v) => (o.socket = v) },
   { long: "one-off", short: "1", arg: false, modes: ["passt"], apply: (o) => (o.oneOff = true) },
+  { long: "fd", short: "F", arg: true, modes: ["passt"], apply: (o, v, n) => (o.fd = integer(v, n, 0, 0x7fffffff)) },
 ];
 
 function defaults(mode: Mode): Options {
@@ -289,6 +292,7 @@ export function parseOptions(mode: Mode, argv: readonly string[]): Options {
   if (o.address4 && !o.ipv4) throw new UsageError("an IPv4 address was given with --ipv6-only");
   if (o.address6 && !o.ipv6) throw new UsageError("an IPv6 address was given with --ipv4-only");
   if (o.quiet && o.debug) throw new UsageError("--quiet and --debug cannot be used together");
+  if (o.fd !== undefined && o.socket !== undefined) throw new UsageError("--fd and --socket cannot be used together");
   return o;
 }
 

@@ -42,6 +42,14 @@ describe("command line", () => {
     expect(o.udpIn.entries.length).toBe(1);
   });
 
+  it("takes an inherited socket for passt with -F/--fd, not together with a socket path", () => {
+    expect(parseOptions("passt", ["-F", "3"]).fd).toBe(3);
+    expect(parseOptions("passt", ["--fd=7"]).fd).toBe(7);
+    expect(usage("passt", ["--fd", "3", "-s", "/tmp/x.socket"])).toBe("--fd and --socket cannot be used together");
+    expect(usage("passt", ["--fd", "-1"])).toMatch(/--fd/);
+    expect(usage("pasta", ["--fd", "3"])).toBe("unknown option --fd");
+  });
+
   it("says in one line what is wrong", () => {
     expect(usage("passt", ["--bogus"])).toBe("unknown option --bogus");
     expect(usage("passt", ["-s"])).toBe("option -s needs a value");

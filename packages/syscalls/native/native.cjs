@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.accept = nativeBinding.accept
+module.exports.adoptStreamSocket = nativeBinding.adoptStreamSocket
 module.exports.bind = nativeBinding.bind
 module.exports.close = nativeBinding.close
 module.exports.connect = nativeBinding.connect

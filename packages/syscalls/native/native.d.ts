@@ -12,6 +12,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Accepts one connection: its fd, or -1 when none is waiting. */
 export declare function accept(fd: number): number
 
+/**
+ * Takes over a connected stream socket someone else opened (passt's
+ * --fd): fails with ENOTSOCK or EPROTOTYPE unless it is one, then puts it
+ * in non-blocking mode, as every descriptor on Node's loop must be.
+ */
+export declare function adoptStreamSocket(fd: number): void
+
 export declare function bind(fd: number, family: number, address: string, port: number, options?: BindOptions | undefined | null): void
 
 export interface BindOptions {

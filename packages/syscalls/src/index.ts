@@ -190,6 +190,14 @@ export function writeGather(fd: number, prefix: Uint8Array, slab: Uint8Array, de
   }
 }
 
+/**
+ * Takes over a connected stream socket opened by someone else (passt --fd):
+ * throws ENOTSOCK or EPROTOTYPE unless it is one, and makes it non-blocking.
+ */
+export function adoptStreamSocket(fd: number): void {
+  guard(() => native.adoptStreamSocket(fd));
+}
+
 /** A listening UNIX stream socket at `path`. */
 export function unixListen(path: string, backlog = 1): number {
   return guard(() => native.unixListen(path, backlog));
