@@ -17,6 +17,23 @@ fn would_block(e: i32) -> bool {
     e == libc::EAGAIN || e == libc::EWOULDBLOCK
 }
 
+/// What a read()/write()-style call returned, as the byte-count calls here
+/// report it: the count, -1 when the descriptor would block, or the error.
+pub(crate) fn byte_count(r: isize, call: &str, what: &str) -> Result<i64> {
+    if r >= 0 {
+        return Ok(r as i64);
+    }
+    let e = last();
+    if would_block(e) { Ok(-1) } else { Err(err(call, e, what)) }
+}
+
+/// One writev() of iovecs that describe live storage for the whole call.
+fn writev_iov(fd: i32, iov: &[libc::iovec]) -> Result<i64> {
+    // SAFETY: the caller's iovecs point at typed arrays or checked slab ranges held for this call.
+    let r = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) };
+    byte_count(r, "writev", &format!("fd {fd}"))
+}
+
 fn range(len: usize, offset: u32, length: u32) -> Result<(usize, usize)> {
     let (o, l) = (offset as usize, length as usize);
     if o.checked_add(l).map_or(true, |e| e > len) {
@@ -33,11 +50,7 @@ pub fn read(fd: i32, mut buf: Uint8ArraySlice, offset: u32, length: u32) -> Resu
     let (o, l) = range(buf.len(), offset, length)?;
     // SAFETY: the range lies inside buf, checked above.
     let r = unsafe { libc::read(fd, buf[o..].as_mut_ptr() as *mut libc::c_void, l) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("read", e, &format!("fd {fd}"))) };
-    }
-    Ok(r as i32)
+    byte_count(r, "read", &format!("fd {fd}")).map(|n| n as i32)
 }
 
 /// Writes buf[offset, offset+length): bytes written, -1 if it would block.
@@ -46,11 +59,7 @@ pub fn write(fd: i32, buf: Uint8ArraySlice, offset: u32, length: u32) -> Result<
     let (o, l) = range(buf.len(), offset, length)?;
     // SAFETY: the range lies inside buf, checked above.
     let r = unsafe { libc::write(fd, buf[o..].as_ptr() as *const libc::c_void, l) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("write", e, &format!("fd {fd}"))) };
-    }
-    Ok(r as i32)
+    byte_count(r, "write", &format!("fd {fd}")).map(|n| n as i32)
 }
 
 /// Writes the parts in order with one writev(): bytes written, -1 if it would block.
@@ -63,13 +72,8 @@ pub fn writev(fd: i32, parts: Vec<Uint8Array>) -> Result<i64> {
         .iter()
         .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() })
         .collect();
-    // SAFETY: each iovec describes a live typed array held by `parts` for the whole call.
-    let r = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("writev", e, &format!("fd {fd}"))) };
-    }
-    Ok(r as i64)
+    // Each iovec describes a live typed array held by `parts` for the whole call.
+    writev_iov(fd, &iov)
 }
 
 /// Reads up to `max` frames, one read() each, frame i into slot i at `offset`;
@@ -191,13 +195,8 @@ pub fn write_gather(fd: i32, prefix: Uint8ArraySlice, slab: Uint8ArraySlice, des
         let (o, l) = range(slab.len(), desc[2 * i], desc[2 * i + 1])?;
         iov.push(libc::iovec { iov_base: slab[o..].as_ptr() as *mut libc::c_void, iov_len: l });
     }
-    // SAFETY: every iovec describes the live prefix or a checked range of the slab.
-    let r = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("writev", e, &format!("fd {fd}"))) };
-    }
-    Ok(r as i64)
+    // Every iovec describes the live prefix or a checked range of the slab.
+    writev_iov(fd, &iov)
 }
 
 /// Sends the parts in order with one sendmsg() on a socket (MSG_NOSIGNAL |
@@ -218,9 +217,5 @@ pub fn sendmsg(fd: i32, parts: Vec<Uint8Array>) -> Result<i64> {
     msg.msg_iovlen = iov.len();
     // SAFETY: each iovec describes a live typed array held by `parts` for the whole call.
     let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("sendmsg", e, &format!("fd {fd}"))) };
-    }
-    Ok(r as i64)
+    byte_count(r, "sendmsg", &format!("fd {fd}"))
 }

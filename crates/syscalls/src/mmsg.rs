@@ -248,9 +248,5 @@ pub fn send_segments(
     }
     // SAFETY: every pointer in msg refers to live storage above or to checked ranges of the slab.
     let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-    if r < 0 {
-        let e = last();
-        return if would_block(e) { Ok(-1) } else { Err(err("sendmsg", e, &format!("fd {fd} (UDP_SEGMENT {segment})"))) };
-    }
-    Ok(r as i64)
+    crate::io::byte_count(r, "sendmsg", &format!("fd {fd} (UDP_SEGMENT {segment})"))
 }
