@@ -9,9 +9,9 @@
  * frame and still arrives intact.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, rmSync } from "node:fs";
-import { HOST4, HOST6, World, childrenOf, ensureTunOpen, isRoot, start, until, type Running } from "@x/harness";
-import { OURS, inNetns, inNs, run, settle, startPasta, type PastaRun } from "./topology.js";
+import { rmSync } from "node:fs";
+import { HOST4, HOST6, World, ensureTunOpen, isRoot, start, until } from "@x/harness";
+import { OURS, inNetns, inNs, networkPid, run, settle, startPasta, type PastaRun } from "./topology.js";
 
 const PY = "/usr/bin/python3";
 const PCAP = `/tmp/pasta-offload-${process.pid}.pcap`;
@@ -76,9 +76,7 @@ async function burstThrough(world: World, p: PastaRun, port: number): Promise<{ 
 }
 
 async function countersOf(p: PastaRun): Promise<Counters> {
-  const netPid =
-    childrenOf(p.pasta.child.pid as number).find((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").includes("cli.js")) ??
-    (p.pasta.child.pid as number);
+  const netPid = networkPid(p);
   const before = p.pasta.err().length;
   process.kill(netPid, "SIGUSR1");
   await until(() => p.pasta.err().slice(before).includes("counters {"), 3000, "the counters line");

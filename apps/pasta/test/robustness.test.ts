@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REMOTE4, REMOTE6, World, childrenOf, ensureTunOpen, fdCount, isRoot, start, until, type Running } from "@x/harness";
-import { OURS, echoServer, exchange, inNetns, inNs, run, settle, startPasta, type PastaRun } from "./topology.js";
+import { REMOTE4, REMOTE6, World, ensureTunOpen, fdCount, isRoot, start, until, type Running } from "@x/harness";
+import { OURS, echoServer, exchange, inNetns, inNs, networkPid, run, settle, startPasta, type PastaRun } from "./topology.js";
 
 const SCAPY = "/usr/bin/python3";
 
@@ -28,8 +28,7 @@ describe.runIf(isRoot())("pasta (ours) under real tools and bad input", () => {
     servers.push(echoServer(inNetns(world.remote.name, []), 6, REMOTE6, 7001));
     const tmp = `/tmp/pasta-pcap-${process.pid}.pcap`;
     p = await startPasta(world, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "-u", "7002", "--pcap", tmp, "--max-bindings", "1000"]);
-    // The networking process is the launcher's child (rootless) or the launcher itself (root).
-    netPid = childrenOf(p.pasta.child.pid as number).find((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").includes("cli.js")) ?? (p.pasta.child.pid as number);
+    netPid = networkPid(p);
     writeFileSync(join(p.dir, "pcap-path"), tmp);
     await settle(300);
   }, 60_000);

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { asUnprivileged, start, until, type Running, type World } from "@x/harness";
+import { asUnprivileged, childrenOf, start, until, type Running, type World } from "@x/harness";
 
 export interface Impl {
   name: "ours" | "debian";
@@ -75,6 +75,12 @@ export async function startPasta(world: World, impl: Impl, args: string[], optio
     pasta.kill("SIGKILL");
     throw new Error(`${e instanceof Error ? e.message : String(e)}\nstdout: ${pasta.out()}\nstderr: ${pasta.err()}`);
   }
+}
+
+/** The networking process: the launcher's child (rootless) or the launcher itself (root). */
+export function networkPid(p: PastaRun): number {
+  const launcher = p.pasta.child.pid as number;
+  return childrenOf(launcher).find((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").includes("cli.js")) ?? launcher;
 }
 
 /** A process (the command's sleep) whose network namespace is `link` (net:[inode]). */

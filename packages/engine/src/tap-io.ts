@@ -97,9 +97,6 @@ export class TapSink implements FrameSink {
   private segmentedOnce = false;
   frames = 0;
   dropped = 0;
-  /** Offload frames written, and the datagrams they carried. */
-  offloadFrames = 0;
-  offloadDatagrams = 0;
   onFrame: ((frame: Uint8Array) => void) | undefined;
   /** Present only on a tap with a virtio-net header; see FrameSink. */
   readonly sendSegmented?: FrameSink["sendSegmented"];
@@ -172,8 +169,6 @@ export class TapSink implements FrameSink {
       return 0;
     }
     this.segmentedOnce = true;
-    this.offloadFrames++;
-    this.offloadDatagrams += count;
     this.frames += count;
     return count;
   }

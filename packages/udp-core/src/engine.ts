@@ -30,7 +30,7 @@
 import { RateLimitedLog } from './aging.js';
 import { BindingTable } from './bindings.js';
 import { createCounters, type UdpCounters } from './counters.js';
-import { ADDR_STRIDE, copyBytes, FAMILIES, familyOf, type AddressFamily } from './family.js';
+import { ADDR_STRIDE, bytesEqual, copyBytes, FAMILIES, familyOf, type AddressFamily } from './family.js';
 import { buildFrame, FRAME_SLOT_SIZE, frameLength, headerLength, PAYLOAD_AT, type FrameFields } from './frames.js';
 import { AddressMap, DestKind, type GatewayConfig } from './gateway.js';
 import { Grouper } from './grouping.js';
@@ -727,7 +727,7 @@ export class UdpEngine {
       const len = rb.lengths[j] as number;
       if (len === 0 || len > segment || total + len > room) break;
       if (rb.families[j] !== fam.family || rb.ports[j] !== rb.ports[i]) break;
-      if (!sameBytes(rb.addrs, i * ADDR_STRIDE, j * ADDR_STRIDE, fam.addrLen)) break;
+      if (!bytesEqual(rb.addrs, i * ADDR_STRIDE, rb.addrs, j * ADDR_STRIDE, fam.addrLen)) break;
       total += len;
       if (len < segment) {
         j++;
@@ -815,11 +815,6 @@ export class UdpEngine {
 
 /** Datagrams in one offload frame at most (Linux segments up to 64 per UDP GSO skb comfortably; its limit is 128). */
 const MAX_SEGMENTS = 64;
-
-function sameBytes(b: Uint8Array, x: number, y: number, len: number): boolean {
-  for (let k = 0; k < len; k++) if (b[x + k] !== b[y + k]) return false;
-  return true;
-}
 
 function positive(v: number, name: string): number {
   if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a positive number, got ${v}`);

@@ -185,6 +185,6 @@ export function headerLength(fam: AddressFamily): number {
 
 /** Length of the frame carrying `payloadLen` bytes of UDP payload. */
 export function frameLength(fam: AddressFamily, payloadLen: number): number {
-  return ETH_LEN + fam.ipHeaderLen + UDP_LEN_HDR + payloadLen;
+  return headerLength(fam) + payloadLen;
 }
 
