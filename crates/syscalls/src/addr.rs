@@ -6,12 +6,20 @@
 //! "none"), port u16 at 6, scope id u32 at 8, address bytes at 12..28, flags
 //! u32 at 28 (bit 0: the datagram was truncated). The same record gives a
 //! destination to sendmmsg.
+//!
+//! The `M_*` offsets below are the one Rust statement of that layout;
+//! packages/syscalls/src/batch.ts mirrors them as `RecordField` (and `META`
+//! as `RECORD`), which other packages import rather than restate, so a change
+//! here is a change there in the same commit.
 
 use crate::errno::{Result, invalid};
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Bytes per record; `RECORD` in batch.ts.
 pub const META: usize = 32;
+/// Field offsets in a record; `RecordField.LEN`, `.FAMILY`, `.PORT`, `.SCOPE`
+/// and `.ADDR` in batch.ts (the flags word has no public name there).
 pub const M_LEN: usize = 0;
 pub const M_FAMILY: usize = 4;
 pub const M_PORT: usize = 6;

@@ -36,7 +36,7 @@ fn writev_iov(fd: i32, iov: &[libc::iovec]) -> Result<i64> {
 
 fn range(len: usize, offset: u32, length: u32) -> Result<(usize, usize)> {
     let (o, l) = (offset as usize, length as usize);
-    if o.checked_add(l).map_or(true, |e| e > len) {
+    if o.checked_add(l).is_none_or(|e| e > len) {
         return Err(invalid(format!("range {o}+{l} past a buffer of {len} bytes")));
     }
     Ok((o, l))
@@ -95,7 +95,7 @@ pub fn read_batch(
     let (slab, lengths) = unsafe { (slab.as_mut(), lengths.as_mut()) };
     let (slot, off, n) = (slot_size as usize, offset as usize, max as usize);
     let skip = skip.unwrap_or(0) as usize;
-    if off >= slot || slot.checked_mul(n).map_or(true, |t| t > slab.len()) || lengths.len() < n {
+    if off >= slot || slot.checked_mul(n).is_none_or(|t| t > slab.len()) || lengths.len() < n {
         return Err(invalid(format!(
             "slab of {} bytes and {} lengths for {n} slots of {slot} at offset {off}",
             slab.len(),

@@ -23,7 +23,7 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch { hdrs: Vec::new(), iovs: Vec::new(), addrs: Vec::new() });
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { hdrs: Vec::new(), iovs: Vec::new(), addrs: Vec::new() }) };
 }
 
 fn prepare(s: &mut Scratch, n: usize) {
@@ -55,7 +55,7 @@ pub fn recvmmsg(
     if n == 0 || n > MAX_BATCH {
         return Err(invalid(format!("batch of {n} (1 to {MAX_BATCH})")));
     }
-    if off >= slot || slot.checked_mul(n).map_or(true, |t| t > slab.len()) {
+    if off >= slot || slot.checked_mul(n).is_none_or(|t| t > slab.len()) {
         return Err(invalid(format!(
             "slab of {} bytes for {n} slots of {slot} at offset {off}",
             slab.len()
@@ -135,7 +135,7 @@ pub fn sendmmsg(
         prepare(s, n);
         for i in 0..n {
             let (o, l) = (desc[2 * i] as usize, desc[2 * i + 1] as usize);
-            if o.checked_add(l).map_or(true, |end| end > slab.len()) {
+            if o.checked_add(l).is_none_or(|end| end > slab.len()) {
                 return Err(invalid(format!("message {i} at {o}+{l} past a slab of {}", slab.len())));
             }
             s.iovs[i].iov_base = slab[o..].as_ptr() as *mut libc::c_void;
@@ -207,7 +207,7 @@ pub fn send_segments(
     let mut total = 0usize;
     for i in 0..n {
         let (o, l) = (desc[2 * i] as usize, desc[2 * i + 1] as usize);
-        if o.checked_add(l).map_or(true, |e| e > slab.len()) {
+        if o.checked_add(l).is_none_or(|e| e > slab.len()) {
             return Err(invalid(format!("piece {i} at {o}+{l} past a slab of {}", slab.len())));
         }
         if (i + 1 < n && l != segment as usize) || l > segment as usize || l == 0 {

@@ -129,3 +129,41 @@ pub fn netns_udp_socket(ns_fd: i32, o: NsUdpOptions) -> Result<i32> {
 pub fn netns_netlink_socket(ns_fd: i32) -> Result<i32> {
     in_netns(ns_fd, netlink_here)
 }
+
+/// Opens `path` for writing (no create), writes `contents` in one write()
+/// and closes it, all on the calling thread.
+fn write_file_here(path: &str, contents: &[u8]) -> Result<()> {
+    let p = cstr("path", path)?;
+    // SAFETY: p is NUL-terminated and outlives the call; without O_CREAT no mode argument is read.
+    let fd = check(unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) }, "open", path)?;
+    // SAFETY: fd is ours and open; write() reads at most contents.len() bytes from the live slice.
+    let n = unsafe { libc::write(fd, contents.as_ptr().cast(), contents.len()) };
+    // The result is settled before close(), so errno is still write()'s.
+    let result = if n < 0 {
+        Err(last_err("write", path))
+    } else if n as usize != contents.len() {
+        Err(err("write", libc::EIO, &format!("{path} (short write: {n} of {} bytes)", contents.len())))
+    } else {
+        Ok(())
+    };
+    // SAFETY: fd is ours, open, and closed exactly once, here.
+    let closed = unsafe { libc::close(fd) };
+    if result.is_ok() && closed < 0 {
+        return Err(last_err("close", path));
+    }
+    result
+}
+
+/// Writes `contents` to the file at `path` as a thread inside the network
+/// namespace `ns_fd` sees it, in one write().
+///
+/// This is how pasta sets a sysctl of the guest's namespace (for example
+/// net.ipv4.ping_group_range): files under /proc/sys/net are resolved
+/// against the network namespace of the thread that opens them, and Node's
+/// main thread stays in the host's, so the open happens on a thread that
+/// entered the guest's. The kernel validates the value on write(), and its
+/// errno (EINVAL...) comes back as the error's code.
+#[napi]
+pub fn netns_write_file(ns_fd: i32, path: String, contents: String) -> Result<()> {
+    in_netns(ns_fd, move || write_file_here(&path, contents.as_bytes()))
+}

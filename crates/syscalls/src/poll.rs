@@ -52,45 +52,79 @@ thread_local! {
     static NEXT_ID: RefCell<u32> = const { RefCell::new(1) };
 }
 
+/// libuv's poll callback: calls the watcher's function with (status, events).
+///
+/// # Safety
+///
+/// Only libuv calls this, on Node's main thread and loop, with a poll handle
+/// started by `watch` or `watch_update`. Such a handle's first field, `data`,
+/// points at the live Watch that `watch` boxed; that Watch is freed only in
+/// `on_close`, after the handle stopped delivering events, so it is live for
+/// the whole call. Its env is the one whose loop runs the callback.
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) {
-    // SAFETY: `data`, the handle's first field, was set to a live Watch that is
-    // only freed in on_close, after the handle stopped delivering events.
-    let w = &*(*(handle as *mut *mut Watch));
+    // SAFETY: per this function's contract, `data` points at a live Watch;
+    // only shared reads are made through it.
+    let w = unsafe { &*(*(handle as *mut *mut Watch)) };
     let (env, func_ref, ctx) = (w.env, w.func, w.ctx);
     let mut scope = std::ptr::null_mut();
-    if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
+    // SAFETY: env is live on this (its own) thread, outside any JavaScript
+    // frame, which is exactly where a handle scope must be opened by hand.
+    if unsafe { sys::napi_open_handle_scope(env, &mut scope) } != sys::Status::napi_ok {
         return;
     }
     let mut func = std::ptr::null_mut();
     let mut recv = std::ptr::null_mut();
     let mut args = [std::ptr::null_mut(); 2];
-    let ok = sys::napi_get_reference_value(env, func_ref, &mut func) == sys::Status::napi_ok
-        && !func.is_null()
-        && sys::napi_get_global(env, &mut recv) == sys::Status::napi_ok
-        && sys::napi_create_int32(env, status, &mut args[0]) == sys::Status::napi_ok
-        && sys::napi_create_uint32(env, events as u32, &mut args[1]) == sys::Status::napi_ok;
+    // SAFETY: N-API calls on the live env inside the scope just opened; every
+    // out pointer is a local of the right type. The reference was made by
+    // `watch` and is deleted only in `release`, which also stops the handle.
+    let ok = unsafe {
+        sys::napi_get_reference_value(env, func_ref, &mut func) == sys::Status::napi_ok
+            && !func.is_null()
+            && sys::napi_get_global(env, &mut recv) == sys::Status::napi_ok
+            && sys::napi_create_int32(env, status, &mut args[0]) == sys::Status::napi_ok
+            && sys::napi_create_uint32(env, events as u32, &mut args[1]) == sys::Status::napi_ok
+    };
     if ok {
         let mut result = std::ptr::null_mut();
-        let s = sys::napi_make_callback(env, ctx, recv, func, 2, args.as_ptr(), &mut result);
+        // SAFETY: func, recv and both arguments are values of this scope; ctx
+        // is the async context `watch` made for this Watch with this env.
+        let s = unsafe { sys::napi_make_callback(env, ctx, recv, func, 2, args.as_ptr(), &mut result) };
         if s != sys::Status::napi_ok {
             // A throwing watcher is an uncaught exception, as for any other callback.
             let mut pending = false;
-            sys::napi_is_exception_pending(env, &mut pending);
+            // SAFETY: the same env and scope; `pending` is a local bool.
+            unsafe { sys::napi_is_exception_pending(env, &mut pending) };
             if pending {
                 let mut exc = std::ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(env, &mut exc);
-                sys::napi_fatal_exception(env, exc);
+                // SAFETY: an exception is pending on this env, so taking it and
+                // reporting it as uncaught is what N-API expects of a callback.
+                unsafe {
+                    sys::napi_get_and_clear_last_exception(env, &mut exc);
+                    sys::napi_fatal_exception(env, exc);
+                }
             }
         }
     }
-    sys::napi_close_handle_scope(env, scope);
+    // SAFETY: closes the scope opened above, the last one opened on this env.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
 }
 
+/// libuv's close callback: frees the Watch and the handle's memory.
+///
+/// # Safety
+///
+/// Only libuv calls this, once, for a handle that `release` passed to
+/// `uv_close`: its `data` then points at the Watch that `release` leaked from
+/// its Box, nobody else holds that pointer any more, and libuv is done with
+/// the handle's memory, which `watch` allocated with the Watch's `layout`.
 unsafe extern "C" fn on_close(handle: *mut c_void) {
-    // SAFETY: as in on_poll; the Watch was leaked from its Box when closing
-    // began and is reclaimed here exactly once, with the handle's memory.
-    let w = Box::from_raw(*(handle as *mut *mut Watch));
-    std::alloc::dealloc(handle as *mut u8, w.layout);
+    // SAFETY: per this function's contract, the pointer came from
+    // Box::into_raw and is reclaimed here exactly once.
+    let w = unsafe { Box::from_raw(*(handle as *mut *mut Watch)) };
+    // SAFETY: the handle's memory came from alloc_zeroed with this layout and
+    // libuv no longer refers to it once the close callback runs.
+    unsafe { std::alloc::dealloc(handle as *mut u8, w.layout) };
 }
 
 fn uv_err(call: &str, r: c_int, fd: i32) -> napi::Error<String> {

@@ -1,4 +1,5 @@
-//! Sockets: UDP of either family, UNIX streams for qemu, netlink for routes.
+//! Sockets: UDP and ICMP echo of either family, UNIX streams for qemu,
+//! netlink for routes.
 //!
 //! Every descriptor is made non-blocking and close-on-exec at creation, so
 //! that nothing here can stall Node's event loop and no command we start
@@ -40,6 +41,34 @@ pub fn udp_socket(family: u32) -> Result<i32> {
     udp_socket_here(family)
 }
 
+/// Opens a ping socket in the calling thread's network namespace (see `ping_socket`).
+pub fn ping_socket_here(family: u32) -> Result<i32> {
+    let d = domain(family)?;
+    let proto = if d == libc::AF_INET { libc::IPPROTO_ICMP } else { libc::IPPROTO_ICMPV6 };
+    let what = if d == libc::AF_INET { "(icmp)" } else { "(icmpv6)" };
+    // SAFETY: socket() takes no pointers.
+    check(unsafe { libc::socket(d, libc::SOCK_DGRAM | FLAGS, proto) }, "socket", what)
+}
+
+/// An unprivileged ICMP echo ("ping") socket: SOCK_DGRAM with IPPROTO_ICMP
+/// or IPPROTO_ICMPV6, the kind ping(8) opens without CAP_NET_RAW. The kernel
+/// lets a process open one only when one of its groups lies in
+/// `net.ipv4.ping_group_range` (for both families, and for root as for
+/// anyone), and fails with EACCES otherwise; a new network namespace starts
+/// with "1 0", which admits nobody.
+///
+/// It is a datagram socket like UDP, so the same calls serve it: `bind`
+/// takes the echo identifier as its port (0: the kernel picks a free one,
+/// as it also does on the first send of an unbound socket), `getsockname`
+/// reports it, `sendmmsg` sends ICMP messages that start with the 8-byte
+/// echo request header (the kernel writes the identifier and the checksum,
+/// and refuses anything but an echo request), and `recvmmsg` gives back the
+/// ICMP header and data of each echo reply, without the IP header.
+#[napi]
+pub fn ping_socket(family: u32) -> Result<i32> {
+    ping_socket_here(family)
+}
+
 #[napi(object)]
 pub struct BindOptions {
     /// IPV6_V6ONLY (IPv6 sockets only); the kernel's default applies when absent.
@@ -66,7 +95,7 @@ pub fn bind_here(fd: i32, family: u32, address: &str, port: u32, opts: &Option<B
     let sa = Sockaddr::from_ip(ip, port, scope);
     // SAFETY: sa holds a valid sockaddr of sa.len bytes.
     let r = unsafe { libc::bind(fd, sa.ptr(), sa.len) };
-    check(r, "bind", &format!("{}", describe(&ip, port))).map(|_| ())
+    check(r, "bind", &describe(&ip, port)).map(|_| ())
 }
 
 fn describe(ip: &std::net::IpAddr, port: u16) -> String {

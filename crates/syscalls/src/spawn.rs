@@ -89,23 +89,38 @@ fn find_program(prog: &str, env: &[String]) -> Result<CString> {
     Err(err("execve", libc::ENOENT, &format!("{prog} (not found in PATH)")))
 }
 
-/// Writes `text` to the file at `path`; async-signal-safe.
-unsafe fn write_file(path: &CString, text: &CString) -> bool {
-    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+/// Writes `text` to the file at `path`; async-signal-safe (open, write and
+/// close only, nothing allocated), so the forked child may call it.
+fn write_file(path: &CString, text: &CString) -> bool {
+    // SAFETY: path is NUL-terminated; the descriptor is our own.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return false;
     }
     let n = text.as_bytes().len();
-    let ok = libc::write(fd, text.as_ptr() as *const libc::c_void, n) == n as isize;
-    libc::close(fd);
+    // SAFETY: text holds n readable bytes (its NUL is not written).
+    let ok = unsafe { libc::write(fd, text.as_ptr() as *const libc::c_void, n) } == n as isize;
+    // SAFETY: fd was opened above and is closed once.
+    unsafe { libc::close(fd) };
     ok
 }
 
 /// Reports a failed step to the parent and exits; async-signal-safe.
+///
+/// # Safety
+///
+/// Only the child forked by `spawn` may call it, before exec: `_exit` ends
+/// the process on the spot, without destructors, which is right for that
+/// copy of Node but would lose the real process's state. `pipe` must be the
+/// write end of that child's status pipe, a descriptor the caller owns, so
+/// that the 8 bytes go to the parent and to no one else's file.
 unsafe fn child_fail(pipe: i32, step: i32) -> ! {
-    let rec = [step, *libc::__errno_location()];
-    libc::write(pipe, rec.as_ptr() as *const libc::c_void, 8);
-    libc::_exit(127);
+    // SAFETY: __errno_location returns this thread's errno, always valid.
+    let rec = [step, unsafe { *libc::__errno_location() }];
+    // SAFETY: rec is 8 readable bytes; `pipe` is ours, per the contract.
+    unsafe { libc::write(pipe, rec.as_ptr() as *const libc::c_void, 8) };
+    // SAFETY: per the contract we are the forked child, whose only duty left is to end.
+    unsafe { libc::_exit(127) }
 }
 
 #[napi]

@@ -58,6 +58,19 @@ export declare function netnsOpenTap(nsFd: number, options?: TapOptions | undefi
 /** A UDP socket created, bound and optionally connected inside the namespace. */
 export declare function netnsUdpSocket(nsFd: number, o: NsUdpOptions): number
 
+/**
+ * Writes `contents` to the file at `path` as a thread inside the network
+ * namespace `ns_fd` sees it, in one write().
+ *
+ * This is how pasta sets a sysctl of the guest's namespace (for example
+ * net.ipv4.ping_group_range): files under /proc/sys/net are resolved
+ * against the network namespace of the thread that opens them, and Node's
+ * main thread stays in the host's, so the open happens on a thread that
+ * entered the guest's. The kernel validates the value on write(), and its
+ * errno (EINVAL...) comes back as the error's code.
+ */
+export declare function netnsWriteFile(nsFd: number, path: string, contents: string): void
+
 export interface NsUdpOptions {
   family: number
   address?: string
@@ -76,6 +89,24 @@ export declare function openNamespace(path: string, kind?: string | undefined | 
 
 /** Opens a tap in the calling thread's (Node's main thread's) namespace. */
 export declare function openTap(options?: TapOptions | undefined | null): Tap
+
+/**
+ * An unprivileged ICMP echo ("ping") socket: SOCK_DGRAM with IPPROTO_ICMP
+ * or IPPROTO_ICMPV6, the kind ping(8) opens without CAP_NET_RAW. The kernel
+ * lets a process open one only when one of its groups lies in
+ * `net.ipv4.ping_group_range` (for both families, and for root as for
+ * anyone), and fails with EACCES otherwise; a new network namespace starts
+ * with "1 0", which admits nobody.
+ *
+ * It is a datagram socket like UDP, so the same calls serve it: `bind`
+ * takes the echo identifier as its port (0: the kernel picks a free one,
+ * as it also does on the first send of an unbound socket), `getsockname`
+ * reports it, `sendmmsg` sends ICMP messages that start with the 8-byte
+ * echo request header (the kernel writes the identifier and the checksum,
+ * and refuses anything but an echo request), and `recvmmsg` gives back the
+ * ICMP header and data of each echo reply, without the IP header.
+ */
+export declare function pingSocket(family: number): number
 
 /** A close-on-exec pipe: [read end, write end], both blocking, for a child's stdio. */
 export declare function pipe(): Array<number>

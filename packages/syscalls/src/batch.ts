@@ -16,12 +16,18 @@
  * address @12..28, flags u32 @28 (bit 0: truncated).
  */
 
+/** Bytes per record (META in crates/syscalls/src/addr.rs). */
 export const RECORD = 32;
-const R_LEN = 0;
-const R_FAMILY = 4;
-const R_PORT = 6;
-const R_SCOPE = 8;
-const R_ADDR = 12;
+
+/**
+ * Byte offsets of a record's fields, mirroring the M_* constants of
+ * crates/syscalls/src/addr.rs: length u32, family u16 (4, 6 or 0), port u16,
+ * scope id u32, address (4 or 16 bytes). Packages that read or write records
+ * in place (the engine's socket layer) take the offsets from here instead of
+ * restating them, so the layout is declared once per language.
+ */
+export const RecordField = { LEN: 0, FAMILY: 4, PORT: 6, SCOPE: 8, ADDR: 12 } as const;
+/** The flags word (bit 0: truncated), read only through RecvBatch.truncated. */
 const R_FLAGS = 28;
 
 /** The most messages one native call moves. */
@@ -66,16 +72,16 @@ export class RecvBatch {
     return i * this.slotSize + this.offset;
   }
   length(i: number): number {
-    return this.view.getUint32(i * RECORD + R_LEN, true);
+    return this.view.getUint32(i * RECORD + RecordField.LEN, true);
   }
   family(i: number): Family | 0 {
-    return this.view.getUint16(i * RECORD + R_FAMILY, true) as Family | 0;
+    return this.view.getUint16(i * RECORD + RecordField.FAMILY, true) as Family | 0;
   }
   port(i: number): number {
-    return this.view.getUint16(i * RECORD + R_PORT, true);
+    return this.view.getUint16(i * RECORD + RecordField.PORT, true);
   }
   scopeId(i: number): number {
-    return this.view.getUint32(i * RECORD + R_SCOPE, true);
+    return this.view.getUint32(i * RECORD + RecordField.SCOPE, true);
   }
   /** True when the datagram was longer than its slot and was cut. */
   truncated(i: number): boolean {
@@ -83,7 +89,7 @@ export class RecvBatch {
   }
   /** The source address bytes (4 or 16), a view into the records: copy to keep. */
   addressBytes(i: number): Uint8Array {
-    const at = i * RECORD + R_ADDR;
+    const at = i * RECORD + RecordField.ADDR;
     return this.records.subarray(at, at + (this.family(i) === 4 ? 4 : 16));
   }
   /** The source address as text (allocates: for logs and slow paths). */
@@ -133,13 +139,13 @@ export class SendBatch {
     this.desc[2 * i] = offset;
     this.desc[2 * i + 1] = length;
     const r = i * RECORD;
-    this.view.setUint16(r + R_FAMILY, family, true);
+    this.view.setUint16(r + RecordField.FAMILY, family, true);
     if (family !== 0 && address) {
       this.addressed = true;
-      this.view.setUint16(r + R_PORT, port, true);
-      this.view.setUint32(r + R_SCOPE, scopeId, true);
+      this.view.setUint16(r + RecordField.PORT, port, true);
+      this.view.setUint32(r + RecordField.SCOPE, scopeId, true);
       const n = family === 4 ? 4 : 16;
-      for (let k = 0; k < n; k++) this.records[r + R_ADDR + k] = address[addressAt + k] as number;
+      for (let k = 0; k < n; k++) this.records[r + RecordField.ADDR + k] = address[addressAt + k] as number;
     }
   }
 }

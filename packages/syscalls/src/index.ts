@@ -19,12 +19,12 @@
  */
 import { native } from "./native.js";
 import { decorate, guard } from "./errors.js";
-import type { RecvBatch, SendBatch, Family } from "./batch.js";
+import { RECORD, type RecvBatch, type SendBatch, type Family } from "./batch.js";
 import type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
 
 export type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
 
-export { RecvBatch, SendBatch, formatAddress, MAX_BATCH, RECORD, type Family } from "./batch.js";
+export { RecvBatch, SendBatch, formatAddress, MAX_BATCH, RECORD, RecordField, type Family } from "./batch.js";
 export { isSyscallError, hasCode, guard, type SyscallError } from "./errors.js";
 export { Watcher, READABLE, WRITABLE, HANGUP, type WatchCallback } from "./watcher.js";
 export {
@@ -38,6 +38,7 @@ export {
   netnsUdpSocket,
   netnsNetlinkSocket,
   netnsLinkUp,
+  netnsWriteFile,
   type SpawnOptions,
   type ExitStatus,
   type NamespaceKind,
@@ -47,6 +48,29 @@ export {
 /** A non-blocking, close-on-exec UDP socket. */
 export function udpSocket(family: Family): number {
   return guard(() => native.udpSocket(family));
+}
+
+/**
+ * A non-blocking, close-on-exec ICMP echo ("ping") socket: SOCK_DGRAM with
+ * IPPROTO_ICMP (family 4) or IPPROTO_ICMPV6 (family 6), which needs no
+ * privilege but a group in `net.ipv4.ping_group_range` (that one sysctl
+ * governs both families, root included); outside it the call throws EACCES,
+ * as it does in a new network namespace, whose range is "1 0".
+ *
+ * The datagram calls work on it as on UDP: `bind`'s port is the echo
+ * identifier (0: the kernel picks one, as it does on the first send when
+ * unbound) and `getsockname` reports it; `sendmmsg` sends messages that
+ * start with the 8-byte echo request header to destination records whose
+ * port is 0, and the kernel rewrites the identifier and checksum; `recvmmsg`
+ * gives each echo reply's ICMP header and data (no IP header), the source in
+ * its record with port 0.
+ *
+ * Do not count on EADDRINUSE to keep identifiers apart: on Linux 6.18 a
+ * second ping socket may bind an identifier another one holds, and the one
+ * bound last then receives every reply for it.
+ */
+export function pingSocket(family: Family): number {
+  return guard(() => native.pingSocket(family));
 }
 
 /** Binds `fd`; an empty address is the wildcard. */
@@ -95,7 +119,7 @@ export function sendmmsg(fd: number, slab: Uint8Array, batch: SendBatch, from = 
   const n = batch.count - from;
   if (n <= 0) return 0;
   const desc = from === 0 ? batch.desc : batch.desc.subarray(2 * from);
-  const recs = batch.addressed ? (from === 0 ? batch.records : batch.records.subarray(from * 32)) : null;
+  const recs = batch.addressed ? (from === 0 ? batch.records : batch.records.subarray(from * RECORD)) : null;
   try {
     return native.sendmmsg(fd, slab, desc, n, recs);
   } catch (e) {

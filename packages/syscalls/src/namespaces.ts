@@ -124,3 +124,17 @@ export function netnsUdpSocket(nsFd: number, o: NsUdpOptions): number {
 export function netnsNetlinkSocket(nsFd: number): number {
   return guard(() => native.netnsNetlinkSocket(nsFd));
 }
+
+/**
+ * Writes `contents` to `path` (opened write-only, never created) in one
+ * write() from a helper thread inside the network namespace `nsFd`, then
+ * closes it. Files under /proc/sys/net belong to the opener's network
+ * namespace, so this sets a sysctl of the guest's namespace without moving
+ * Node's main thread, e.g.
+ * `netnsWriteFile(nsFd, "/proc/sys/net/ipv4/ping_group_range", "0 2147483647")`.
+ * Throws a SyscallError: ENOENT for a missing path, EACCES without
+ * permission, EINVAL (syscall "write") when the kernel rejects the value.
+ */
+export function netnsWriteFile(nsFd: number, path: string, contents: string): void {
+  guard(() => native.netnsWriteFile(nsFd, path, contents));
+}
