@@ -10,24 +10,16 @@
  */
 import { get16, set16, setBytes } from './bytes.js';
 import { malformed, truncated, unsupported, type WireError } from './errors.js';
+import { ArpHdr } from './offsets.js';
 
-const HTYPE = 0;
-const PTYPE = 2;
-const HLEN = 4;
-const PLEN = 5;
-const OPER = 6;
-const SHA = 8;
-// Fixed positions below hold only for Ethernet/IPv4 (HLEN 6, PLEN 4), which parse enforces.
-const SPA = 14;
-const THA = 18;
-const TPA = 24;
-const FIXED_LEN = 8;
-const ETH_IPV4_LEN = 28;
+// ArpHdr's positions from SPA on hold only for Ethernet/IPv4 (HLEN 6, PLEN 4), which parse enforces.
+/** The generic part before the addresses, whatever their sizes. */
+const FIXED_LEN = ArpHdr.SHA;
 
 const HTYPE_ETHERNET = 1;
 const PTYPE_IPV4 = 0x0800;
 
-export const ARP_PACKET_LEN = ETH_IPV4_LEN;
+export const ARP_PACKET_LEN = ArpHdr.LEN;
 
 export const ArpOperation = { Request: 1, Reply: 2 } as const;
 export type ArpOperation = (typeof ArpOperation)[keyof typeof ArpOperation];
@@ -49,53 +41,53 @@ export class ArpPacket {
   }
 
   get hardwareType(): number {
-    return get16(this.bytes, HTYPE);
+    return get16(this.bytes, ArpHdr.HTYPE);
   }
   get protocolType(): number {
-    return get16(this.bytes, PTYPE);
+    return get16(this.bytes, ArpHdr.PTYPE);
   }
   get hardwareLength(): number {
-    return this.bytes[HLEN] as number;
+    return this.bytes[ArpHdr.HLEN] as number;
   }
   get protocolLength(): number {
-    return this.bytes[PLEN] as number;
+    return this.bytes[ArpHdr.PLEN] as number;
   }
   /** Writes the Ethernet/IPv4 constants (types and sizes). */
   setEthernetIpv4(): void {
-    set16(this.bytes, HTYPE, HTYPE_ETHERNET);
-    set16(this.bytes, PTYPE, PTYPE_IPV4);
-    this.bytes[HLEN] = 6;
-    this.bytes[PLEN] = 4;
+    set16(this.bytes, ArpHdr.HTYPE, HTYPE_ETHERNET);
+    set16(this.bytes, ArpHdr.PTYPE, PTYPE_IPV4);
+    this.bytes[ArpHdr.HLEN] = 6;
+    this.bytes[ArpHdr.PLEN] = 4;
   }
   get operation(): number {
-    return get16(this.bytes, OPER);
+    return get16(this.bytes, ArpHdr.OPER);
   }
   set operation(v: number) {
-    set16(this.bytes, OPER, v);
+    set16(this.bytes, ArpHdr.OPER, v);
   }
   get senderMac(): Uint8Array {
-    return this.bytes.subarray(SHA, SHA + 6);
+    return this.bytes.subarray(ArpHdr.SHA, ArpHdr.SHA + 6);
   }
   set senderMac(v: Uint8Array) {
-    setBytes(this.bytes, SHA, v, 6);
+    setBytes(this.bytes, ArpHdr.SHA, v, 6);
   }
   get senderIp(): Uint8Array {
-    return this.bytes.subarray(SPA, SPA + 4);
+    return this.bytes.subarray(ArpHdr.SPA, ArpHdr.SPA + 4);
   }
   set senderIp(v: Uint8Array) {
-    setBytes(this.bytes, SPA, v, 4);
+    setBytes(this.bytes, ArpHdr.SPA, v, 4);
   }
   get targetMac(): Uint8Array {
-    return this.bytes.subarray(THA, THA + 6);
+    return this.bytes.subarray(ArpHdr.THA, ArpHdr.THA + 6);
   }
   set targetMac(v: Uint8Array) {
-    setBytes(this.bytes, THA, v, 6);
+    setBytes(this.bytes, ArpHdr.THA, v, 6);
   }
   get targetIp(): Uint8Array {
-    return this.bytes.subarray(TPA, TPA + 4);
+    return this.bytes.subarray(ArpHdr.TPA, ArpHdr.TPA + 4);
   }
   set targetIp(v: Uint8Array) {
-    setBytes(this.bytes, TPA, v, 4);
+    setBytes(this.bytes, ArpHdr.TPA, v, 4);
   }
 }
 
@@ -133,12 +125,12 @@ export function parseArpBytes(bytes: Uint8Array): ArpRepr | WireError {
 }
 
 export function arpBufferLength(_repr?: ArpRepr): number {
-  return ETH_IPV4_LEN;
+  return ArpHdr.LEN;
 }
 
 /** Writes the 28-byte packet; `bytes` must hold `ARP_PACKET_LEN`. Returns bytes written. */
 export function emitArp(repr: ArpRepr, bytes: Uint8Array): number | WireError {
-  if (bytes.length < ETH_IPV4_LEN) return truncated(`ARP emit needs ${ETH_IPV4_LEN} bytes, buffer has ${bytes.length}`);
+  if (bytes.length < ArpHdr.LEN) return truncated(`ARP emit needs ${ArpHdr.LEN} bytes, buffer has ${bytes.length}`);
   const p = ArpPacket.over(bytes);
   p.setEthernetIpv4();
   p.operation = repr.operation;
@@ -146,5 +138,5 @@ export function emitArp(repr: ArpRepr, bytes: Uint8Array): number | WireError {
   p.senderIp = repr.senderIp;
   p.targetMac = repr.targetMac;
   p.targetIp = repr.targetIp;
-  return ETH_IPV4_LEN;
+  return ArpHdr.LEN;
 }

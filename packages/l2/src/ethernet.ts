@@ -14,17 +14,15 @@
  */
 import { get16, placePayload, set16, setBytes } from './bytes.js';
 import { malformed, truncated, type WireError } from './errors.js';
+import { EthHdr } from './offsets.js';
 
-const DST = 0;
-const SRC = 6;
-const ETHERTYPE = 12;
-const HEADER_LEN = 14;
+// An 802.1Q tag sits where the untagged payload would start (EthHdr.LEN): tag control information, inner EtherType.
 const VLAN_TCI = 14;
 const VLAN_INNER_ETHERTYPE = 16;
 const VLAN_HEADER_LEN = 18;
-const ADDR_LEN = 6;
+const ADDR_LEN = EthHdr.SRC - EthHdr.DST;
 
-export const ETHERNET_HEADER_LEN = HEADER_LEN;
+export const ETHERNET_HEADER_LEN = EthHdr.LEN;
 export const ETHERNET_VLAN_HEADER_LEN = VLAN_HEADER_LEN;
 /** Smallest frame on the wire without FCS; shorter frames are padded by the sender. */
 export const ETHERNET_MIN_FRAME_LEN = 60;
@@ -41,7 +39,7 @@ export class EthernetFrame {
   private constructor(readonly bytes: Uint8Array) {}
 
   static checked(bytes: Uint8Array): EthernetFrame | WireError {
-    if (bytes.length < HEADER_LEN) return truncated(`Ethernet header needs ${HEADER_LEN} bytes, have ${bytes.length}`);
+    if (bytes.length < EthHdr.LEN) return truncated(`Ethernet header needs ${EthHdr.LEN} bytes, have ${bytes.length}`);
     const f = new EthernetFrame(bytes);
     if (f.outerEthertype === EtherType.Vlan && bytes.length < VLAN_HEADER_LEN) {
       return truncated(`802.1Q tagged header needs ${VLAN_HEADER_LEN} bytes, have ${bytes.length}`);
@@ -54,23 +52,23 @@ export class EthernetFrame {
   }
 
   get dst(): Uint8Array {
-    return this.bytes.subarray(DST, DST + ADDR_LEN);
+    return this.bytes.subarray(EthHdr.DST, EthHdr.DST + ADDR_LEN);
   }
   set dst(mac: Uint8Array) {
-    setBytes(this.bytes, DST, mac, ADDR_LEN);
+    setBytes(this.bytes, EthHdr.DST, mac, ADDR_LEN);
   }
   get src(): Uint8Array {
-    return this.bytes.subarray(SRC, SRC + ADDR_LEN);
+    return this.bytes.subarray(EthHdr.SRC, EthHdr.SRC + ADDR_LEN);
   }
   set src(mac: Uint8Array) {
-    setBytes(this.bytes, SRC, mac, ADDR_LEN);
+    setBytes(this.bytes, EthHdr.SRC, mac, ADDR_LEN);
   }
   /** The EtherType field at offset 12: 0x8100 for tagged frames. */
   get outerEthertype(): number {
-    return get16(this.bytes, ETHERTYPE);
+    return get16(this.bytes, EthHdr.TYPE);
   }
   set outerEthertype(v: number) {
-    set16(this.bytes, ETHERTYPE, v);
+    set16(this.bytes, EthHdr.TYPE, v);
   }
   get isTagged(): boolean {
     return this.outerEthertype === EtherType.Vlan;
@@ -91,7 +89,7 @@ export class EthernetFrame {
     set16(this.bytes, VLAN_INNER_ETHERTYPE, v);
   }
   get headerLength(): number {
-    return this.isTagged ? VLAN_HEADER_LEN : HEADER_LEN;
+    return this.isTagged ? VLAN_HEADER_LEN : EthHdr.LEN;
   }
   get payload(): Uint8Array {
     return this.bytes.subarray(this.headerLength);
@@ -131,7 +129,7 @@ export function parseEthernet(frame: EthernetFrame): EthernetRepr | WireError {
 }
 
 export function ethernetHeaderLength(repr: Pick<EthernetRepr, 'vlanId'>): number {
-  return repr.vlanId === null ? HEADER_LEN : VLAN_HEADER_LEN;
+  return repr.vlanId === null ? EthHdr.LEN : VLAN_HEADER_LEN;
 }
 
 export function ethernetBufferLength(repr: EthernetRepr): number {
@@ -148,7 +146,7 @@ export function emitEthernet(repr: EthernetRepr, bytes: Uint8Array): number {
   const f = EthernetFrame.over(bytes);
   f.dst = repr.dst;
   f.src = repr.src;
-  let hlen = HEADER_LEN;
+  let hlen: number = EthHdr.LEN;
   if (repr.vlanId === null) {
     f.outerEthertype = repr.ethertype;
   } else {

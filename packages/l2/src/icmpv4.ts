@@ -12,13 +12,8 @@
 import { get16, placePayload, set16 } from './bytes.js';
 import { checksumFinish, checksumPartial } from './checksum.js';
 import { badChecksum, malformed, truncated, unsupported, type WireError } from './errors.js';
+import { IcmpHdr } from './offsets.js';
 
-const TYPE = 0;
-const CODE = 1;
-const CHECKSUM = 2;
-const ECHO_IDENT = 4;
-const ECHO_SEQ = 6;
-const HEADER_LEN = 8;
 
 export const Icmpv4Type = {
   EchoReply: 0,
@@ -32,7 +27,7 @@ export class Icmpv4Packet {
 
   /** Proves: the 8-byte header is present (every ICMPv4 message has it). */
   static checked(bytes: Uint8Array): Icmpv4Packet | WireError {
-    if (bytes.length < HEADER_LEN) return truncated(`ICMPv4 header needs ${HEADER_LEN} bytes, have ${bytes.length}`);
+    if (bytes.length < IcmpHdr.LEN) return truncated(`ICMPv4 header needs ${IcmpHdr.LEN} bytes, have ${bytes.length}`);
     return new Icmpv4Packet(bytes);
   }
 
@@ -41,37 +36,37 @@ export class Icmpv4Packet {
   }
 
   get msgType(): number {
-    return this.bytes[TYPE] as number;
+    return this.bytes[IcmpHdr.TYPE] as number;
   }
   set msgType(v: number) {
-    this.bytes[TYPE] = v;
+    this.bytes[IcmpHdr.TYPE] = v;
   }
   get code(): number {
-    return this.bytes[CODE] as number;
+    return this.bytes[IcmpHdr.CODE] as number;
   }
   set code(v: number) {
-    this.bytes[CODE] = v;
+    this.bytes[IcmpHdr.CODE] = v;
   }
   get checksum(): number {
-    return get16(this.bytes, CHECKSUM);
+    return get16(this.bytes, IcmpHdr.CHECKSUM);
   }
   set checksum(v: number) {
-    set16(this.bytes, CHECKSUM, v);
+    set16(this.bytes, IcmpHdr.CHECKSUM, v);
   }
   get echoIdent(): number {
-    return get16(this.bytes, ECHO_IDENT);
+    return get16(this.bytes, IcmpHdr.ID);
   }
   set echoIdent(v: number) {
-    set16(this.bytes, ECHO_IDENT, v);
+    set16(this.bytes, IcmpHdr.ID, v);
   }
   get echoSeq(): number {
-    return get16(this.bytes, ECHO_SEQ);
+    return get16(this.bytes, IcmpHdr.SEQ);
   }
   set echoSeq(v: number) {
-    set16(this.bytes, ECHO_SEQ, v);
+    set16(this.bytes, IcmpHdr.SEQ, v);
   }
   get data(): Uint8Array {
-    return this.bytes.subarray(HEADER_LEN);
+    return this.bytes.subarray(IcmpHdr.LEN);
   }
   verifyChecksum(): boolean {
     return checksumPartial(this.bytes) === 0xffff;
@@ -109,12 +104,12 @@ export function parseIcmpv4Bytes(bytes: Uint8Array, verifyChecksum = true): Icmp
 }
 
 export function icmpv4BufferLength(repr: Icmpv4Repr): number {
-  return HEADER_LEN + repr.data.length;
+  return IcmpHdr.LEN + repr.data.length;
 }
 
 /** Writes the message with its checksum; `bytes` must hold `icmpv4BufferLength(repr)`. Returns bytes written. */
 export function emitIcmpv4(repr: Icmpv4Repr, bytes: Uint8Array): number | WireError {
-  const len = HEADER_LEN + repr.data.length;
+  const len = IcmpHdr.LEN + repr.data.length;
   if (bytes.length < len) return truncated(`ICMPv4 emit needs ${len} bytes, buffer has ${bytes.length}`);
   const out = bytes.length === len ? bytes : bytes.subarray(0, len);
   const p = Icmpv4Packet.over(out);
@@ -122,7 +117,7 @@ export function emitIcmpv4(repr: Icmpv4Repr, bytes: Uint8Array): number | WireEr
   p.code = 0;
   p.echoIdent = repr.ident;
   p.echoSeq = repr.seq;
-  placePayload(out, HEADER_LEN, repr.data);
+  placePayload(out, IcmpHdr.LEN, repr.data);
   p.fillChecksum();
   return len;
 }

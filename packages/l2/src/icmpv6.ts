@@ -13,14 +13,10 @@ import { checksumCombine, checksumFinish, checksumPartial, pseudoHeaderSum } fro
 import { badChecksum, malformed, truncated, unsupported, type WireError } from './errors.js';
 import { IpProtocol } from './ipv4.js';
 import { isNdpType, ndpBufferLength, parseNdp, writeNdp, type NdpRepr } from './ndp.js';
+import { IcmpHdr } from './offsets.js';
 
-const TYPE = 0;
-const CODE = 1;
-const CHECKSUM = 2;
-const ECHO_IDENT = 4;
-const ECHO_SEQ = 6;
-const HEADER_LEN = 4;
-const ECHO_HEADER_LEN = 8;
+/** Type, code and checksum: the part every ICMPv6 message has (the echo fields follow). */
+const HEADER_LEN = IcmpHdr.ID;
 
 export const Icmpv6Type = {
   DestinationUnreachable: 1,
@@ -48,35 +44,35 @@ export class Icmpv6Packet {
   }
 
   get msgType(): number {
-    return this.bytes[TYPE] as number;
+    return this.bytes[IcmpHdr.TYPE] as number;
   }
   set msgType(v: number) {
-    this.bytes[TYPE] = v;
+    this.bytes[IcmpHdr.TYPE] = v;
   }
   get code(): number {
-    return this.bytes[CODE] as number;
+    return this.bytes[IcmpHdr.CODE] as number;
   }
   set code(v: number) {
-    this.bytes[CODE] = v;
+    this.bytes[IcmpHdr.CODE] = v;
   }
   get checksum(): number {
-    return get16(this.bytes, CHECKSUM);
+    return get16(this.bytes, IcmpHdr.CHECKSUM);
   }
   set checksum(v: number) {
-    set16(this.bytes, CHECKSUM, v);
+    set16(this.bytes, IcmpHdr.CHECKSUM, v);
   }
   /** Echo only: callers check the type and an 8-byte length first. */
   get echoIdent(): number {
-    return get16(this.bytes, ECHO_IDENT);
+    return get16(this.bytes, IcmpHdr.ID);
   }
   set echoIdent(v: number) {
-    set16(this.bytes, ECHO_IDENT, v);
+    set16(this.bytes, IcmpHdr.ID, v);
   }
   get echoSeq(): number {
-    return get16(this.bytes, ECHO_SEQ);
+    return get16(this.bytes, IcmpHdr.SEQ);
   }
   set echoSeq(v: number) {
-    set16(this.bytes, ECHO_SEQ, v);
+    set16(this.bytes, IcmpHdr.SEQ, v);
   }
   private sum(src: Uint8Array, dst: Uint8Array): number {
     const len = this.bytes.length;
@@ -118,13 +114,13 @@ export function parseIcmpv6(
   if (verifyChecksum && !packet.verifyChecksum(src, dst)) return badChecksum('ICMPv6 checksum');
   const t = packet.msgType;
   if (t === Icmpv6Type.EchoRequest || t === Icmpv6Type.EchoReply) {
-    if (packet.bytes.length < ECHO_HEADER_LEN) return truncated('ICMPv6 echo header needs 8 bytes');
+    if (packet.bytes.length < IcmpHdr.LEN) return truncated('ICMPv6 echo header needs 8 bytes');
     if (packet.code !== 0) return malformed(`ICMPv6 echo with code ${packet.code}`);
     return {
       type: t === Icmpv6Type.EchoRequest ? 'echoRequest' : 'echoReply',
       ident: packet.echoIdent,
       seq: packet.echoSeq,
-      data: packet.bytes.subarray(ECHO_HEADER_LEN),
+      data: packet.bytes.subarray(IcmpHdr.LEN),
     };
   }
   if (isNdpType(t)) return parseNdp(packet.bytes, src, dst);
@@ -142,7 +138,7 @@ export function parseIcmpv6Bytes(
 }
 
 export function icmpv6BufferLength(repr: Icmpv6Repr): number | WireError {
-  if (isEcho(repr)) return ECHO_HEADER_LEN + repr.data.length;
+  if (isEcho(repr)) return IcmpHdr.LEN + repr.data.length;
   return ndpBufferLength(repr);
 }
 
@@ -158,7 +154,7 @@ export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, src: Uint8Array,
     p.code = 0;
     p.echoIdent = repr.ident;
     p.echoSeq = repr.seq;
-    placePayload(out, ECHO_HEADER_LEN, repr.data);
+    placePayload(out, IcmpHdr.LEN, repr.data);
   } else {
     const w = writeNdp(repr, out);
     if (typeof w !== 'number') return w;

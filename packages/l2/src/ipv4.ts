@@ -17,18 +17,8 @@
 import { get16, placePayload, set16, setBytes } from './bytes.js';
 import { checksumPartial, checksumFinish } from './checksum.js';
 import { badChecksum, malformed, truncated, unsupported, type WireError } from './errors.js';
+import { Ip4Hdr } from './offsets.js';
 
-const VER_IHL = 0;
-const DSCP_ECN = 1;
-const TOTAL_LEN = 2;
-const IDENT = 4;
-const FLAGS_FRAG = 6;
-const TTL = 8;
-const PROTOCOL = 9;
-const CHECKSUM = 10;
-const SRC = 12;
-const DST = 16;
-const HEADER_LEN = 20;
 const ADDR_LEN = 4;
 const MAX_HEADER_LEN = 60;
 
@@ -36,7 +26,7 @@ const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAG_OFFSET_MASK = 0x1fff;
 
-export const IPV4_HEADER_LEN = HEADER_LEN;
+export const IPV4_HEADER_LEN = Ip4Hdr.LEN;
 
 /** IP protocol numbers this package deals with (shared by IPv4 and IPv6 next-header). */
 export const IpProtocol = {
@@ -56,10 +46,10 @@ export class Ipv4Packet {
 
   /** Proves: 20 header bytes exist, IHL >= 5, IHL*4 <= total length <= buffer. */
   static checked(bytes: Uint8Array): Ipv4Packet | WireError {
-    if (bytes.length < HEADER_LEN) return truncated(`IPv4 header needs ${HEADER_LEN} bytes, have ${bytes.length}`);
+    if (bytes.length < Ip4Hdr.LEN) return truncated(`IPv4 header needs ${Ip4Hdr.LEN} bytes, have ${bytes.length}`);
     const p = new Ipv4Packet(bytes);
     const hlen = p.headerLength;
-    if (hlen < HEADER_LEN) return malformed(`IPv4 IHL ${hlen / 4} is below 5`);
+    if (hlen < Ip4Hdr.LEN) return malformed(`IPv4 IHL ${hlen / 4} is below 5`);
     const total = p.totalLength;
     if (total < hlen) return malformed(`IPv4 total length ${total} is below the header length ${hlen}`);
     if (total > bytes.length) return truncated(`IPv4 total length ${total} exceeds the ${bytes.length} bytes present`);
@@ -71,41 +61,41 @@ export class Ipv4Packet {
   }
 
   get version(): number {
-    return (this.bytes[VER_IHL] as number) >>> 4;
+    return (this.bytes[Ip4Hdr.VER_IHL] as number) >>> 4;
   }
   get headerLength(): number {
-    return ((this.bytes[VER_IHL] as number) & 0x0f) * 4;
+    return ((this.bytes[Ip4Hdr.VER_IHL] as number) & 0x0f) * 4;
   }
   /** Sets version 4 together with the header length, which must be a multiple of 4. */
   setVersionAndHeaderLength(hlen: number): void {
-    this.bytes[VER_IHL] = 0x40 | ((hlen >>> 2) & 0x0f);
+    this.bytes[Ip4Hdr.VER_IHL] = 0x40 | ((hlen >>> 2) & 0x0f);
   }
   get dscp(): number {
-    return (this.bytes[DSCP_ECN] as number) >>> 2;
+    return (this.bytes[Ip4Hdr.TOS] as number) >>> 2;
   }
   get ecn(): number {
-    return (this.bytes[DSCP_ECN] as number) & 3;
+    return (this.bytes[Ip4Hdr.TOS] as number) & 3;
   }
   setDscpEcn(dscp: number, ecn: number): void {
-    this.bytes[DSCP_ECN] = ((dscp & 0x3f) << 2) | (ecn & 3);
+    this.bytes[Ip4Hdr.TOS] = ((dscp & 0x3f) << 2) | (ecn & 3);
   }
   get totalLength(): number {
-    return get16(this.bytes, TOTAL_LEN);
+    return get16(this.bytes, Ip4Hdr.TOTAL_LEN);
   }
   set totalLength(v: number) {
-    set16(this.bytes, TOTAL_LEN, v);
+    set16(this.bytes, Ip4Hdr.TOTAL_LEN, v);
   }
   get ident(): number {
-    return get16(this.bytes, IDENT);
+    return get16(this.bytes, Ip4Hdr.ID);
   }
   set ident(v: number) {
-    set16(this.bytes, IDENT, v);
+    set16(this.bytes, Ip4Hdr.ID, v);
   }
   get flagsAndFragment(): number {
-    return get16(this.bytes, FLAGS_FRAG);
+    return get16(this.bytes, Ip4Hdr.FLAGS_FRAG);
   }
   set flagsAndFragment(v: number) {
-    set16(this.bytes, FLAGS_FRAG, v);
+    set16(this.bytes, Ip4Hdr.FLAGS_FRAG, v);
   }
   get dontFragment(): boolean {
     return (this.flagsAndFragment & FLAG_DF) !== 0;
@@ -118,37 +108,37 @@ export class Ipv4Packet {
     return (this.flagsAndFragment & FRAG_OFFSET_MASK) * 8;
   }
   get ttl(): number {
-    return this.bytes[TTL] as number;
+    return this.bytes[Ip4Hdr.TTL] as number;
   }
   set ttl(v: number) {
-    this.bytes[TTL] = v;
+    this.bytes[Ip4Hdr.TTL] = v;
   }
   get protocol(): number {
-    return this.bytes[PROTOCOL] as number;
+    return this.bytes[Ip4Hdr.PROTOCOL] as number;
   }
   set protocol(v: number) {
-    this.bytes[PROTOCOL] = v;
+    this.bytes[Ip4Hdr.PROTOCOL] = v;
   }
   get checksum(): number {
-    return get16(this.bytes, CHECKSUM);
+    return get16(this.bytes, Ip4Hdr.CHECKSUM);
   }
   set checksum(v: number) {
-    set16(this.bytes, CHECKSUM, v);
+    set16(this.bytes, Ip4Hdr.CHECKSUM, v);
   }
   get src(): Uint8Array {
-    return this.bytes.subarray(SRC, SRC + ADDR_LEN);
+    return this.bytes.subarray(Ip4Hdr.SRC, Ip4Hdr.SRC + ADDR_LEN);
   }
   set src(a: Uint8Array) {
-    setBytes(this.bytes, SRC, a, ADDR_LEN);
+    setBytes(this.bytes, Ip4Hdr.SRC, a, ADDR_LEN);
   }
   get dst(): Uint8Array {
-    return this.bytes.subarray(DST, DST + ADDR_LEN);
+    return this.bytes.subarray(Ip4Hdr.DST, Ip4Hdr.DST + ADDR_LEN);
   }
   set dst(a: Uint8Array) {
-    setBytes(this.bytes, DST, a, ADDR_LEN);
+    setBytes(this.bytes, Ip4Hdr.DST, a, ADDR_LEN);
   }
   get options(): Uint8Array {
-    return this.bytes.subarray(HEADER_LEN, this.headerLength);
+    return this.bytes.subarray(Ip4Hdr.LEN, this.headerLength);
   }
   /** `[IHL*4, totalLength)`: excludes link-layer padding. */
   get payload(): Uint8Array {
@@ -218,11 +208,11 @@ export function parseIpv4Bytes(bytes: Uint8Array, verifyChecksum = true): Ipv4Re
 }
 
 export function ipv4HeaderLength(repr: Pick<Ipv4Repr, 'options'>): number {
-  return HEADER_LEN + repr.options.length;
+  return Ip4Hdr.LEN + repr.options.length;
 }
 
 export function ipv4BufferLength(repr: Ipv4Repr): number {
-  return HEADER_LEN + repr.options.length + repr.payload.length;
+  return Ip4Hdr.LEN + repr.options.length + repr.payload.length;
 }
 
 /**
@@ -233,7 +223,7 @@ export function ipv4BufferLength(repr: Ipv4Repr): number {
  * datagram over 65535 bytes, an unaligned fragment offset).
  */
 export function emitIpv4(repr: Ipv4Repr, bytes: Uint8Array): number | WireError {
-  const hlen = HEADER_LEN + repr.options.length;
+  const hlen = Ip4Hdr.LEN + repr.options.length;
   if ((repr.options.length & 3) !== 0 || hlen > MAX_HEADER_LEN) {
     return unsupported(`IPv4 options of ${repr.options.length} bytes (must be a multiple of 4, at most 40)`);
   }
@@ -254,7 +244,7 @@ export function emitIpv4(repr: Ipv4Repr, bytes: Uint8Array): number | WireError 
   p.protocol = repr.protocol;
   p.src = repr.src;
   p.dst = repr.dst;
-  if (repr.options.length > 0) placePayload(bytes, HEADER_LEN, repr.options);
+  if (repr.options.length > 0) placePayload(bytes, Ip4Hdr.LEN, repr.options);
   p.fillChecksum();
   placePayload(bytes, hlen, repr.payload);
   return total;

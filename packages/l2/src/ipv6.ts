@@ -22,14 +22,8 @@
 import { get16, get32, placePayload, set16, setBytes } from './bytes.js';
 import { malformed, truncated, unsupported, type WireError } from './errors.js';
 import { IpProtocol } from './ipv4.js';
+import { Ip6Hdr } from './offsets.js';
 
-const VER_TC_FLOW = 0;
-const PAYLOAD_LEN = 4;
-const NEXT_HEADER = 6;
-const HOP_LIMIT = 7;
-const SRC = 8;
-const DST = 24;
-const HEADER_LEN = 40;
 const ADDR_LEN = 16;
 
 // Generic extension header: next header, length in 8-octet units not counting the first 8.
@@ -45,18 +39,18 @@ const FRAG_HEADER_LEN = 8;
 /** Refuse pathological chains quickly; real packets carry a handful. */
 const MAX_EXTENSION_HEADERS = 16;
 
-export const IPV6_HEADER_LEN = HEADER_LEN;
+export const IPV6_HEADER_LEN = Ip6Hdr.LEN;
 
 export class Ipv6Packet {
   private constructor(readonly bytes: Uint8Array) {}
 
   /** Proves: 40 header bytes exist and 40 + payload length <= buffer. */
   static checked(bytes: Uint8Array): Ipv6Packet | WireError {
-    if (bytes.length < HEADER_LEN) return truncated(`IPv6 header needs ${HEADER_LEN} bytes, have ${bytes.length}`);
+    if (bytes.length < Ip6Hdr.LEN) return truncated(`IPv6 header needs ${Ip6Hdr.LEN} bytes, have ${bytes.length}`);
     const p = new Ipv6Packet(bytes);
-    const total = HEADER_LEN + p.payloadLength;
+    const total = Ip6Hdr.LEN + p.payloadLength;
     if (total > bytes.length) {
-      return truncated(`IPv6 payload length ${p.payloadLength} exceeds the ${bytes.length - HEADER_LEN} bytes present`);
+      return truncated(`IPv6 payload length ${p.payloadLength} exceeds the ${bytes.length - Ip6Hdr.LEN} bytes present`);
     }
     return p;
   }
@@ -66,54 +60,54 @@ export class Ipv6Packet {
   }
 
   get version(): number {
-    return (this.bytes[VER_TC_FLOW] as number) >>> 4;
+    return (this.bytes[Ip6Hdr.VER_TC_FLOW] as number) >>> 4;
   }
   get trafficClass(): number {
-    return (get16(this.bytes, VER_TC_FLOW) >>> 4) & 0xff;
+    return (get16(this.bytes, Ip6Hdr.VER_TC_FLOW) >>> 4) & 0xff;
   }
   get flowLabel(): number {
-    return get32(this.bytes, VER_TC_FLOW) & 0xfffff;
+    return get32(this.bytes, Ip6Hdr.VER_TC_FLOW) & 0xfffff;
   }
   /** Version 6 with the given traffic class and flow label. */
   setVersionClassFlow(trafficClass: number, flowLabel: number): void {
     const b = this.bytes;
-    b[VER_TC_FLOW] = 0x60 | ((trafficClass >>> 4) & 0x0f);
-    b[VER_TC_FLOW + 1] = ((trafficClass & 0x0f) << 4) | ((flowLabel >>> 16) & 0x0f);
-    set16(b, VER_TC_FLOW + 2, flowLabel & 0xffff);
+    b[Ip6Hdr.VER_TC_FLOW] = 0x60 | ((trafficClass >>> 4) & 0x0f);
+    b[Ip6Hdr.VER_TC_FLOW + 1] = ((trafficClass & 0x0f) << 4) | ((flowLabel >>> 16) & 0x0f);
+    set16(b, Ip6Hdr.VER_TC_FLOW + 2, flowLabel & 0xffff);
   }
   get payloadLength(): number {
-    return get16(this.bytes, PAYLOAD_LEN);
+    return get16(this.bytes, Ip6Hdr.PAYLOAD_LEN);
   }
   set payloadLength(v: number) {
-    set16(this.bytes, PAYLOAD_LEN, v);
+    set16(this.bytes, Ip6Hdr.PAYLOAD_LEN, v);
   }
   get nextHeader(): number {
-    return this.bytes[NEXT_HEADER] as number;
+    return this.bytes[Ip6Hdr.NEXT_HEADER] as number;
   }
   set nextHeader(v: number) {
-    this.bytes[NEXT_HEADER] = v;
+    this.bytes[Ip6Hdr.NEXT_HEADER] = v;
   }
   get hopLimit(): number {
-    return this.bytes[HOP_LIMIT] as number;
+    return this.bytes[Ip6Hdr.HOP_LIMIT] as number;
   }
   set hopLimit(v: number) {
-    this.bytes[HOP_LIMIT] = v;
+    this.bytes[Ip6Hdr.HOP_LIMIT] = v;
   }
   get src(): Uint8Array {
-    return this.bytes.subarray(SRC, SRC + ADDR_LEN);
+    return this.bytes.subarray(Ip6Hdr.SRC, Ip6Hdr.SRC + ADDR_LEN);
   }
   set src(a: Uint8Array) {
-    setBytes(this.bytes, SRC, a, ADDR_LEN);
+    setBytes(this.bytes, Ip6Hdr.SRC, a, ADDR_LEN);
   }
   get dst(): Uint8Array {
-    return this.bytes.subarray(DST, DST + ADDR_LEN);
+    return this.bytes.subarray(Ip6Hdr.DST, Ip6Hdr.DST + ADDR_LEN);
   }
   set dst(a: Uint8Array) {
-    setBytes(this.bytes, DST, a, ADDR_LEN);
+    setBytes(this.bytes, Ip6Hdr.DST, a, ADDR_LEN);
   }
   /** Everything after the fixed header up to the stated payload length, extension headers included. */
   get payload(): Uint8Array {
-    return this.bytes.subarray(HEADER_LEN, HEADER_LEN + this.payloadLength);
+    return this.bytes.subarray(Ip6Hdr.LEN, Ip6Hdr.LEN + this.payloadLength);
   }
 }
 
@@ -157,9 +151,9 @@ function checkOptionTlvs(b: Uint8Array, from: number, to: number): WireError | n
 export function parseIpv6(packet: Ipv6Packet): Ipv6Repr | WireError {
   if (packet.version !== 6) return malformed(`IP version ${packet.version} in an IPv6 header`);
   const b = packet.bytes;
-  const end = HEADER_LEN + packet.payloadLength;
+  const end = Ip6Hdr.LEN + packet.payloadLength;
   let next = packet.nextHeader;
-  let off = HEADER_LEN;
+  let off = Ip6Hdr.LEN;
   let isFragment = false;
   let fragmentOffset = 0;
   let moreFragments = false;
@@ -170,7 +164,7 @@ export function parseIpv6(packet: Ipv6Packet): Ipv6Repr | WireError {
   for (let count = 0; ; count++) {
     if (count > MAX_EXTENSION_HEADERS) return malformed('IPv6 extension header chain is too long');
     if (next === IpProtocol.HopByHop || next === IpProtocol.Ipv6Opts || next === IpProtocol.Ipv6Route) {
-      if (next === IpProtocol.HopByHop && off !== HEADER_LEN) {
+      if (next === IpProtocol.HopByHop && off !== Ip6Hdr.LEN) {
         return malformed('IPv6 hop-by-hop header is not first');
       }
       if (off + EXT_MIN_LEN > end) return truncated('IPv6 extension header runs past the payload');
@@ -222,7 +216,7 @@ export function parseIpv6Bytes(bytes: Uint8Array): Ipv6Repr | WireError {
 }
 
 export function ipv6BufferLength(repr: Pick<Ipv6Repr, 'payload'>): number {
-  return HEADER_LEN + repr.payload.length;
+  return Ip6Hdr.LEN + repr.payload.length;
 }
 
 /**
@@ -231,7 +225,7 @@ export function ipv6BufferLength(repr: Pick<Ipv6Repr, 'payload'>): number {
  * the copy when the payload is already in place. Returns bytes written.
  */
 export function emitIpv6(repr: Ipv6Repr, bytes: Uint8Array): number | WireError {
-  const total = HEADER_LEN + repr.payload.length;
+  const total = Ip6Hdr.LEN + repr.payload.length;
   if (repr.payload.length > 0xffff) return unsupported(`IPv6 payload of ${repr.payload.length} bytes needs a jumbogram`);
   if (bytes.length < total) return truncated(`IPv6 emit needs ${total} bytes, buffer has ${bytes.length}`);
   const p = Ipv6Packet.over(bytes);
@@ -241,6 +235,6 @@ export function emitIpv6(repr: Ipv6Repr, bytes: Uint8Array): number | WireError 
   p.hopLimit = repr.hopLimit;
   p.src = repr.src;
   p.dst = repr.dst;
-  placePayload(bytes, HEADER_LEN, repr.payload);
+  placePayload(bytes, Ip6Hdr.LEN, repr.payload);
   return total;
 }

@@ -19,11 +19,9 @@
 import { get16, get32, set16, set32, setBytes } from './bytes.js';
 import { decodeDnsNames, dnsNamesLength, encodeDnsNames } from './dnsname.js';
 import { isWireError, malformed, truncated, unsupported, type WireError } from './errors.js';
+import { IcmpHdr } from './offsets.js';
 
-// Common ICMPv6 prefix.
-const TYPE = 0;
-const CODE = 1;
-// Router advertisement body.
+// The common ICMPv6 prefix (type, code, checksum) is IcmpHdr's. Router advertisement body.
 const RA_CUR_HOP_LIMIT = 4;
 const RA_FLAGS = 5;
 const RA_ROUTER_LIFETIME = 6;
@@ -203,8 +201,8 @@ function isUnspecified(a: Uint8Array): boolean {
  */
 export function parseNdp(message: Uint8Array, src: Uint8Array, dst: Uint8Array): NdpRepr | WireError {
   if (message.length < 4) return truncated('ICMPv6 header');
-  const type = message[TYPE] as number;
-  if (message[CODE] !== 0) return malformed(`NDP message ${type} with code ${message[CODE]}`);
+  const type = message[IcmpHdr.TYPE] as number;
+  if (message[IcmpHdr.CODE] !== 0) return malformed(`NDP message ${type} with code ${message[IcmpHdr.CODE]}`);
   const fixed =
     type === NdpType.RouterAdvert ? RA_OPTIONS : type === NdpType.RouterSolicit ? RS_OPTIONS : NS_NA_OPTIONS;
   if (!isNdpType(type)) return unsupported(`ICMPv6 type ${type} is not NDP`);
@@ -314,10 +312,10 @@ export function writeNdp(repr: NdpRepr, bytes: Uint8Array): number | WireError {
   let at = fixedLength(repr);
   switch (repr.type) {
     case 'routerSolicit':
-      b[TYPE] = NdpType.RouterSolicit;
+      b[IcmpHdr.TYPE] = NdpType.RouterSolicit;
       break;
     case 'routerAdvert':
-      b[TYPE] = NdpType.RouterAdvert;
+      b[IcmpHdr.TYPE] = NdpType.RouterAdvert;
       b[RA_CUR_HOP_LIMIT] = repr.curHopLimit;
       b[RA_FLAGS] = (repr.managed ? RA_FLAG_MANAGED : 0) | (repr.other ? RA_FLAG_OTHER : 0);
       set16(b, RA_ROUTER_LIFETIME, repr.routerLifetime);
@@ -325,11 +323,11 @@ export function writeNdp(repr: NdpRepr, bytes: Uint8Array): number | WireError {
       set32(b, RA_RETRANS_TIMER, repr.retransTime);
       break;
     case 'neighborSolicit':
-      b[TYPE] = NdpType.NeighborSolicit;
+      b[IcmpHdr.TYPE] = NdpType.NeighborSolicit;
       setBytes(b, NS_NA_TARGET, repr.target, 16);
       break;
     case 'neighborAdvert':
-      b[TYPE] = NdpType.NeighborAdvert;
+      b[IcmpHdr.TYPE] = NdpType.NeighborAdvert;
       b[NA_FLAGS] =
         (repr.router ? NA_FLAG_ROUTER : 0) | (repr.solicited ? NA_FLAG_SOLICITED : 0) | (repr.override ? NA_FLAG_OVERRIDE : 0);
       setBytes(b, NS_NA_TARGET, repr.target, 16);

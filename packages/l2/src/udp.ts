@@ -14,24 +14,20 @@ import { get16, placePayload, set16 } from './bytes.js';
 import { checksumCombine, checksumFinish, checksumPartial, pseudoHeaderSum } from './checksum.js';
 import { badChecksum, malformed, truncated, unsupported, type WireError } from './errors.js';
 import { IpProtocol } from './ipv4.js';
+import { UdpHdr } from './offsets.js';
 
-const SRC_PORT = 0;
-const DST_PORT = 2;
-const LENGTH = 4;
-const CHECKSUM = 6;
-const HEADER_LEN = 8;
 
-export const UDP_HEADER_LEN = HEADER_LEN;
+export const UDP_HEADER_LEN = UdpHdr.LEN;
 
 export class UdpPacket {
   private constructor(readonly bytes: Uint8Array) {}
 
   /** Proves: 8 header bytes exist and 8 <= length field <= buffer. */
   static checked(bytes: Uint8Array): UdpPacket | WireError {
-    if (bytes.length < HEADER_LEN) return truncated(`UDP header needs ${HEADER_LEN} bytes, have ${bytes.length}`);
+    if (bytes.length < UdpHdr.LEN) return truncated(`UDP header needs ${UdpHdr.LEN} bytes, have ${bytes.length}`);
     const p = new UdpPacket(bytes);
     const len = p.length;
-    if (len < HEADER_LEN) return malformed(`UDP length ${len} is below the header size`);
+    if (len < UdpHdr.LEN) return malformed(`UDP length ${len} is below the header size`);
     if (len > bytes.length) return truncated(`UDP length ${len} exceeds the ${bytes.length} bytes of IP payload`);
     return p;
   }
@@ -41,31 +37,31 @@ export class UdpPacket {
   }
 
   get srcPort(): number {
-    return get16(this.bytes, SRC_PORT);
+    return get16(this.bytes, UdpHdr.SRC_PORT);
   }
   set srcPort(v: number) {
-    set16(this.bytes, SRC_PORT, v);
+    set16(this.bytes, UdpHdr.SRC_PORT, v);
   }
   get dstPort(): number {
-    return get16(this.bytes, DST_PORT);
+    return get16(this.bytes, UdpHdr.DST_PORT);
   }
   set dstPort(v: number) {
-    set16(this.bytes, DST_PORT, v);
+    set16(this.bytes, UdpHdr.DST_PORT, v);
   }
   get length(): number {
-    return get16(this.bytes, LENGTH);
+    return get16(this.bytes, UdpHdr.LENGTH);
   }
   set length(v: number) {
-    set16(this.bytes, LENGTH, v);
+    set16(this.bytes, UdpHdr.LENGTH, v);
   }
   get checksum(): number {
-    return get16(this.bytes, CHECKSUM);
+    return get16(this.bytes, UdpHdr.CHECKSUM);
   }
   set checksum(v: number) {
-    set16(this.bytes, CHECKSUM, v);
+    set16(this.bytes, UdpHdr.CHECKSUM, v);
   }
   get payload(): Uint8Array {
-    return this.bytes.subarray(HEADER_LEN, this.length);
+    return this.bytes.subarray(UdpHdr.LEN, this.length);
   }
   /** Sum over pseudo-header and datagram, checksum field included: valid when it is 0xffff. */
   verifyChecksum(src: Uint8Array, dst: Uint8Array): boolean {
@@ -123,7 +119,7 @@ export function parseUdpBytes(
 }
 
 export function udpBufferLength(repr: Pick<UdpRepr, 'payload'>): number {
-  return HEADER_LEN + repr.payload.length;
+  return UdpHdr.LEN + repr.payload.length;
 }
 
 /**
@@ -131,14 +127,14 @@ export function udpBufferLength(repr: Pick<UdpRepr, 'payload'>): number {
  * `bytes`. Returns bytes written.
  */
 export function emitUdp(repr: UdpRepr, bytes: Uint8Array, src: Uint8Array, dst: Uint8Array): number | WireError {
-  const len = HEADER_LEN + repr.payload.length;
+  const len = UdpHdr.LEN + repr.payload.length;
   if (len > 0xffff) return unsupported(`UDP datagram of ${len} bytes exceeds 65535`);
   if (bytes.length < len) return truncated(`UDP emit needs ${len} bytes, buffer has ${bytes.length}`);
   const p = UdpPacket.over(bytes);
   p.srcPort = repr.srcPort;
   p.dstPort = repr.dstPort;
   p.length = len;
-  placePayload(bytes, HEADER_LEN, repr.payload);
+  placePayload(bytes, UdpHdr.LEN, repr.payload);
   p.fillChecksum(src, dst);
   return len;
 }
