@@ -8,26 +8,14 @@
  * no boundaries: one read() may end in the middle of a length or of a
  * frame, or hold dozens of frames.
  *
- * Inbound (QemuConnection). Reads land in one receive buffer, allocated per
- * connection, that always has room for two largest frames. After each read
- * we walk the bytes from the start: every complete frame becomes an
- * (offset, length) pair into that same buffer, and the pairs go to the
- * frame handler in batches, exactly like a tap's frames in pasta, so
- * udp-core sends payloads to host sockets straight from where read() put
- * them. What is left at the end (part of a prefix or of a frame) is moved to
- * the front of the buffer and the next read appends to it. That move is the
- * only copy, and it only happens to a frame that straddles two reads.
+ * Inbound (QemuConnection). The socket is read into @x/flow's
+ * QemuStreamReader, which hands complete frames on in place, in batches,
+ * exactly like a tap's frames in pasta, and keeps a frame that straddles
+ * two reads. A length of zero or above the largest frame cannot be
+ * recovered from: the frames before it are still delivered, then the
+ * connection is closed with a log line, and passt waits for the next guest.
  *
- *   buffer  [ len | frame | len | frame | len | fra ]   <- one read()
- *            └── handed on in place ──┘   └ moved to the front, completed
- *                                           by the next read()
- *
- * A length of zero or above the largest frame we accept cannot be
- * recovered from: nothing in the stream marks where the next frame starts.
- * The frames before it are still delivered; then the connection is closed
- * with a log line, and passt waits for the next guest.
- *
- * Outbound (QemuSink). udp-core's QemuStreamSink does the framing: prefixes
+ * Outbound (QemuSink). @x/flow's QemuStreamSink does the framing: prefixes
  * written in the 4 spare bytes before each frame, messages of at most 32767
  * bytes, a cut write completed before anything else, a bounded queue when
  * qemu reads slowly and drops beyond it. We give it a writer over the
@@ -37,22 +25,18 @@
  * guests come and go; between guests it drops frames and counts them, as
  * there is nobody to send them to.
  */
-import { HANGUP, READABLE, WRITABLE, Watcher, close, read, writev } from "@x/syscalls";
-import { QemuStreamSink, type StreamStats } from "@x/udp-core";
-import { STREAM_DEFAULT_MAX_FRAME, STREAM_LENGTH_PREFIX, get32 } from "@x/l2";
+import { HANGUP, READABLE, WRITABLE, Watcher, close, isSyscallError, read, writev } from "@x/syscalls";
+import { QemuStreamReader, QemuStreamSink, STREAM_LENGTH_PREFIX, STREAM_MAX_FRAME, type StreamStats } from "@x/engine";
 import type { FramesHandler, GuestSink, Log } from "@x/engine";
 
 /** Largest frame length we accept from qemu; anything above is garbage. */
-export const MAX_FRAME = STREAM_DEFAULT_MAX_FRAME;
-/** Receive buffer: a leftover partial frame plus at least one more largest frame. */
-const RECV_BYTES = 16 * (STREAM_LENGTH_PREFIX + MAX_FRAME);
-/** Frames handed on per call. */
-const BATCH = 1024;
+export const MAX_FRAME = STREAM_MAX_FRAME;
 /** Reads per readiness callback, so host sockets get their turn under a flood. */
 const ROUNDS = 64;
 
 function errText(e: unknown): string {
-  if (e instanceof Error) return (e as { code?: string }).code ?? e.message;
+  if (isSyscallError(e)) return e.code;
+  if (e instanceof Error) return e.message;
   return String(e);
 }
 
@@ -121,10 +105,16 @@ export class QemuConnection {
   /** Frames received, and garbage seen (0 or 1: the connection ends on it). */
   framesIn = 0;
   bytesIn = 0;
-  private readonly buf = new Uint8Array(RECV_BYTES);
-  private fill = 0;
-  private readonly offsets = new Uint32Array(BATCH);
-  private readonly lengths = new Uint32Array(BATCH);
+  private readonly reader = new QemuStreamReader({ maxFrame: MAX_FRAME });
+  private readonly deliver = (buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void => {
+    this.framesIn += count;
+    try {
+      this.onFrames(buf, offsets, lengths, count);
+    } catch (e) {
+      // A bug below us must not take the whole process down with one guest.
+      this.log.error(`frame handler failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+  };
   private watcher: Watcher | undefined;
   private wantWrite = false;
   private closed = false;
@@ -188,68 +178,28 @@ export class QemuConnection {
 
   /** Reads and hands on frames until the socket is empty or the round budget is spent. */
   private drain(): void {
+    const r = this.reader;
     for (let round = 0; round < ROUNDS && !this.closed; round++) {
       let n: number;
       try {
-        n = read(this.fd, this.buf, this.fill, this.buf.length - this.fill);
+        n = read(this.fd, r.buf, r.fill, r.room);
       } catch (e) {
         this.close(`read failed: ${errText(e)}`);
         return;
       }
       if (n < 0) return;
       if (n === 0) {
-        this.close(this.fill > 0 ? `end of stream inside a frame (${this.fill} bytes pending)` : "guest closed the connection");
+        this.close(r.pending > 0 ? `end of stream inside a frame (${r.pending} bytes pending)` : "guest closed the connection");
         return;
       }
       this.bytesIn += n;
-      this.fill += n;
-      this.parse();
-    }
-  }
-
-  /** Hands on every complete frame in buf[0, fill), then keeps the incomplete tail. */
-  private parse(): void {
-    const buf = this.buf;
-    let pos = 0;
-    let count = 0;
-    let garbage = -1;
-    while (this.fill - pos >= STREAM_LENGTH_PREFIX) {
-      const len = get32(buf, pos);
-      if (len === 0 || len > MAX_FRAME) {
-        garbage = len;
-        break;
+      const garbage = r.received(n, this.deliver);
+      if (this.closed) return;
+      if (garbage >= 0) {
+        this.log.warn(`guest sent a frame length of ${garbage} (allowed 1..${MAX_FRAME}): closing the connection`);
+        this.close(`bad frame length ${garbage}`);
+        return;
       }
-      if (this.fill - pos - STREAM_LENGTH_PREFIX < len) break;
-      if (count === BATCH) {
-        this.deliver(count);
-        if (this.closed) return;
-        count = 0;
-      }
-      this.offsets[count] = pos + STREAM_LENGTH_PREFIX;
-      this.lengths[count] = len;
-      count++;
-      pos += STREAM_LENGTH_PREFIX + len;
-    }
-    if (count > 0) this.deliver(count);
-    if (this.closed) return;
-    if (garbage >= 0) {
-      this.log.warn(`guest sent a frame length of ${garbage} (allowed 1..${MAX_FRAME}): closing the connection`);
-      this.close(`bad frame length ${garbage}`);
-      return;
-    }
-    if (pos > 0) {
-      buf.copyWithin(0, pos, this.fill);
-      this.fill -= pos;
-    }
-  }
-
-  private deliver(count: number): void {
-    this.framesIn += count;
-    try {
-      this.onFrames(this.buf, this.offsets, this.lengths, count);
-    } catch (e) {
-      // A bug below us must not take the whole process down with one guest.
-      this.log.error(`frame handler failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
   }
 

@@ -24,7 +24,7 @@
  *     the pid file, and exit with the command's status.
  */
 import { existsSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
-import { close, createNetns, namespacePath, netnsOpenTap, openNamespace, spawn, waitPid } from "@x/syscalls";
+import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
   AutoForwarder,
   Cleanups,
@@ -54,6 +54,28 @@ function netnsPath(o: Options): string {
   if (o.targetPid !== undefined) return namespacePath(o.targetPid, "net");
   const n = o.netns as string;
   return n.includes("/") ? n : `/run/netns/${n}`;
+}
+
+/**
+ * A new namespace starts with net.ipv4.ping_group_range "1 0": nobody may
+ * open a ping socket, so `ping` inside would fail. Like the C pasta, we
+ * open it up in a namespace we created: to every group where the user
+ * namespace maps them all (as root), else to the groups it maps (rootless,
+ * group 0), since the kernel refuses a range with unmapped groups.
+ */
+function allowPing(nsFd: number, log: Log): void {
+  const path = "/proc/sys/net/ipv4/ping_group_range";
+  for (const range of ["0 2147483647", "0 0"]) {
+    try {
+      netnsWriteFile(nsFd, path, range);
+      return;
+    } catch (e) {
+      if (!hasCode(e, "EINVAL")) {
+        log.warn(`cannot allow ping in the namespace (${path}): ${(e as Error).message}`);
+        return;
+      }
+    }
+  }
 }
 
 async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, configNet: boolean, log: Log): Promise<void> {
@@ -119,6 +141,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     const tap = netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
     cleanups.push(() => close(tap.fd));
     await configureNamespace(nsFd, tap.name, cfg, configNet, log);
+    if (o.icmp && o.targetPid === undefined && o.netns === undefined) allowPing(nsFd, log);
 
     const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
     if (pcap) cleanups.push(() => pcap.close());

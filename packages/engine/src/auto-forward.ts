@@ -33,8 +33,9 @@
  * and `-u auto` forwards nothing (said once in the log).
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import type { ForwardDirection, ForwardFailure, PortRange } from "@x/udp-core";
-import type { PortSpec } from "./ports-spec.js";
+import type { PortRange } from "@x/flow";
+import type { ForwardDirection, ForwardFailure } from "@x/udp-core";
+import type { PortSpec } from "@x/flow";
 
 /** One bound, unconnected UDP socket from /proc/net/udp or udp6. */
 export interface BoundUdpSocket {

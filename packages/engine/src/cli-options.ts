@@ -4,5 +4,5 @@
  * anything else, and should not pay for loading the whole engine to do so.
  */
 export { parseOptions, helpText, type Options, type Mode } from "./options.js";
-export { parsePortSpec, mergePortSpecs, type PortSpec } from "./ports-spec.js";
+export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";

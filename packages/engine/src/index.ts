@@ -9,7 +9,7 @@
  * UNIX socket and qemu's framing.
  */
 export { parseOptions, helpText, type Options, type Mode } from "./options.js";
-export { parsePortSpec, mergePortSpecs, type PortSpec } from "./ports-spec.js";
+export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";
 export {
   AutoForwarder,
@@ -24,7 +24,19 @@ export { Log, type Level } from "./log.js";
 export { PcapFile } from "./pcap-file.js";
 export { SyscallSockets } from "./socket-layer.js";
 export { TapReader, TapSink, TAP_SLOT, VNET_HDR_LEN, type FramesHandler } from "./tap-io.js";
-export { GuestSession, forwardsOf, type GuestSink, type SessionOptions, type SessionCounters } from "./guest-session.js";
+export { GuestSession, forwardsOf, type GuestSink, type SessionOptions, type SessionCounters, type SessionStats } from "./guest-session.js";
+export { GuestFrames, type DispatchCounters, type DropCounters, type FrameTargets } from "./guest-frames.js";
+export { IcmpEcho, type IcmpCounters, type IcmpDeps, type IcmpOptions } from "./icmp-echo.js";
+// The link layer the apps drive, from @x/flow, so that they need no package below this one.
+export {
+  QemuStreamReader,
+  QemuStreamSink,
+  type QemuStreamOptions,
+  type QemuStreamReaderOptions,
+  type StreamStats,
+  type StreamWriter,
+} from "@x/flow";
+export { STREAM_LENGTH_PREFIX, STREAM_DEFAULT_MAX_FRAME as STREAM_MAX_FRAME } from "@x/l2";
 export {
   buildNetConfig,
   parseResolvConf,

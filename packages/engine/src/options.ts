@@ -9,12 +9,12 @@
  * or a value that does not parse, is a UsageError with one line naming the
  * option, so the command can print it and exit 1 before starting anything.
  *
- * TCP and ICMP are not carried yet: `-t none`, `-T none`, --no-tcp and
- * --no-icmp are accepted (podman passes the first two), any other TCP spec
- * is refused with a message that says so.
+ * TCP is not carried yet: `-t none`, `-T none` and --no-tcp are accepted
+ * (podman passes the first two), any other TCP spec is refused with a
+ * message that says so. --no-icmp turns ICMP echo off.
  */
 import { isWireError, parseIpv4Addr, parseMac, parseIpAddr, type WireError } from "@x/l2";
-import { mergePortSpecs, parsePortSpec, type PortSpec } from "./ports-spec.js";
+import { mergePortSpecs, parsePortSpec, PortSpecError, type PortSpec } from "@x/flow";
 import { UsageError } from "./usage-error.js";
 
 export type Mode = "pasta" | "passt";
@@ -55,6 +55,8 @@ export interface Options {
   dhcpDns: boolean;
   dhcpSearch: boolean;
   udp: boolean;
+  /** ICMP/ICMPv6 echo (--no-icmp turns it off). */
+  icmp: boolean;
   /** -u: host ports forwarded to the guest. */
   udpIn: PortSpec;
   /** -U: namespace ports forwarded to the host (pasta). */
@@ -76,6 +78,8 @@ export interface Options {
   fd?: number;
   /** Ours, not in passt(1): most live UDP bindings (guest source ports); default from the descriptor limit. */
   maxBindings?: number;
+  /** Ours, not in passt(1): the flow table's cap, for every transport (default 16384). */
+  maxFlows?: number;
 }
 
 interface Spec {
@@ -173,12 +177,13 @@ const SPECS: Spec[] = [
   { long: "dhcp-search", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpSearch = true) },
   { long: "no-udp", arg: false, apply: (o) => (o.udp = false) },
   { long: "no-tcp", arg: false, apply: () => {} },
-  { long: "no-icmp", arg: false, apply: () => {} },
+  { long: "no-icmp", arg: false, apply: (o) => (o.icmp = false) },
   { long: "tcp-ports", short: "t", arg: true, apply: tcpSpec },
   { long: "tcp-ns", short: "T", arg: true, modes: ["pasta"], apply: tcpSpec },
   { long: "udp-ports", short: "u", arg: true, apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)) },
   { long: "udp-ns", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
   { long: "max-bindings", arg: true, apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)) },
+  { long: "max-flows", arg: true, apply: (o, v, n) => (o.maxFlows = integer(v, n, 16, 1 << 22)) },
   { long: "netns", arg: true, modes: ["pasta"], apply: (o, v) => (o.netns = v) },
   { long: "userns", arg: true, modes: ["pasta"], apply: (o, v) => (o.userns = v) },
   { long: "ns-ifname", short: "I", arg: true, modes: ["pasta"], apply: (o, v) => (o.nsIfname = v) },
@@ -210,6 +215,7 @@ function defaults(mode: Mode): Options {
     dhcpDns: mode === "passt",
     dhcpSearch: mode === "passt",
     udp: true,
+    icmp: true,
     udpIn: { mode: "none", entries: [], exclude: [] },
     udpOut: { mode: "none", entries: [], exclude: [] },
     noNetnsQuit: false,
@@ -220,6 +226,15 @@ function defaults(mode: Mode): Options {
 
 /** Parses argv (without the program name). Throws UsageError on any mistake. */
 export function parseOptions(mode: Mode, argv: readonly string[]): Options {
+  try {
+    return parse(mode, argv);
+  } catch (e) {
+    if (e instanceof PortSpecError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function parse(mode: Mode, argv: readonly string[]): Options {
   const o = defaults(mode);
   const c: Collect = { udpIn: [], udpOut: [] };
   const byLong = new Map(SPECS.map((s) => [s.long, s]));

@@ -12,7 +12,7 @@ import { Log, type Level } from "./log.js";
 import type { NetConfig } from "./net-config.js";
 import type { Options } from "./options.js";
 import type { PcapFile } from "./pcap-file.js";
-import type { PortSpec } from "./ports-spec.js";
+import type { PortSpec } from "@x/flow";
 import type { SyscallSockets } from "./socket-layer.js";
 
 export function logLevel(o: Options): Level {
@@ -92,6 +92,8 @@ export function sessionFor(
     dhcpv6: o.dhcpv6,
     ra: o.ra,
     maxBindings: o.maxBindings ?? defaultMaxBindings(),
+    icmp: o.icmp,
+    ...(o.maxFlows !== undefined ? { maxFlows: o.maxFlows } : {}),
   });
 }
 
@@ -118,7 +120,7 @@ export function describeConfig(cfg: NetConfig): string {
  */
 export function countersOnSignal(session: GuestSession, log: Log, cleanups: Cleanups): void {
   const onUsr1 = (): void => {
-    log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.udp.stats() })}`);
+    log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.stats() })}`);
   };
   process.on("SIGUSR1", onUsr1);
   cleanups.push(() => process.off("SIGUSR1", onUsr1));

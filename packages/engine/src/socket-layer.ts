@@ -1,5 +1,7 @@
 /**
- * The socket layer of @x/udp-core, made of real sockets.
+ * The socket layer of the transport cores (@x/flow's SocketLayer), made of
+ * real sockets: UDP, and unprivileged ICMP echo ("ping") sockets for the
+ * echo handler, which move the same batches.
  *
  * Theory of operation
  *
@@ -36,16 +38,19 @@ import {
   sendmmsg,
   udpSocket,
   formatAddress,
+  hasCode,
+  pingSocket,
   sendSegments,
   RECORD,
+  RecordField,
 } from "@x/syscalls";
-import type { RecvBatch, SendBatch, SocketHandle, SocketLayer, SocketSpec } from "@x/udp-core";
+import type { RecvBatch, SendBatch, SocketHandle, SocketLayer, SocketSpec } from "@x/flow";
 
-const R_LEN = 0;
-const R_FAMILY = 4;
-const R_PORT = 6;
-const R_SCOPE = 8;
-const R_ADDR = 12;
+const R_LEN = RecordField.LEN;
+const R_FAMILY = RecordField.FAMILY;
+const R_PORT = RecordField.PORT;
+const R_SCOPE = RecordField.SCOPE;
+const R_ADDR = RecordField.ADDR;
 
 
 /** Runs shorter than this go out with sendmmsg: segmenting pays off for bursts. */
@@ -111,10 +116,12 @@ export class SyscallSockets implements SocketLayer {
       this.open_.add(fd);
       return fd;
     }
-    const fd = udpSocket(spec.family);
+    const ping = spec.protocol === "icmp";
+    const fd = ping ? pingSocket(spec.family) : udpSocket(spec.family);
     try {
       bind(fd, spec.family, address, spec.port, {
-        v6only: spec.family === 6 ? (spec.v6only ?? true) : undefined,
+        // A ping socket is of one family by its protocol: V6ONLY means nothing there.
+        v6only: spec.family === 6 && !ping ? (spec.v6only ?? true) : undefined,
         scopeId: spec.scopeId,
       });
       if (spec.connect) connect(fd, spec.family, formatAddress(spec.connect.address), spec.connect.port, spec.connect.scopeId);
@@ -203,7 +210,7 @@ export class SyscallSockets implements SocketLayer {
     } catch (e) {
       // EINVAL: segments too large for the route's MTU; try smaller ones
       // only. Anything else: this kernel or route will not segment for us.
-      if ((e as { code?: string }).code === "EINVAL") this.gsoMaxSegment = (batch.lengths[i] as number) - 1;
+      if (hasCode(e, "EINVAL")) this.gsoMaxSegment = (batch.lengths[i] as number) - 1;
       else this.gso = false;
       return -1;
     }

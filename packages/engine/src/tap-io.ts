@@ -20,16 +20,14 @@
  * The tap's own offloads stay off (no TUNSETOFFLOAD), so what the namespace
  * sends us always arrives as whole, checksummed frames.
  */
-import { READABLE, Watcher, readBatch, writeBatch, writeGather, writev } from "@x/syscalls";
-import type { FrameSink } from "@x/udp-core";
+import { READABLE, Watcher, hasCode, readBatch, writeBatch, writeGather, writev } from "@x/syscalls";
+import type { FrameSink } from "@x/flow";
+import { EthHdr, UdpHdr } from "@x/l2";
 
 /** struct virtio_net_hdr_mrg_rxbuf, the size pasta sets with TUNSETVNETHDRSZ. */
 export const VNET_HDR_LEN = 12;
 const VNET_F_NEEDS_CSUM = 1;
 const VNET_GSO_UDP_L4 = 5;
-const ETH_LEN = 14;
-const UDP_CHECKSUM_AT = 6;
-const UDP_HEADER_LEN = 8;
 
 /** Room for the largest frame a tap can carry (65520 MTU + Ethernet header), rounded. */
 export const TAP_SLOT = 65536 + 64;
@@ -147,20 +145,20 @@ export class TapSink implements FrameSink {
   private segmented(slab: Uint8Array, desc: Uint32Array, count: number, segment: number, ipHeaderLen: number): number {
     // A capture wants the frames the namespace sees; let udp-core send them one by one.
     if (this.onFrame) return -1;
-    const csumStart = ETH_LEN + ipHeaderLen;
+    const csumStart = EthHdr.LEN + ipHeaderLen;
     const h = this.gsoView;
     h.setUint8(0, VNET_F_NEEDS_CSUM);
     h.setUint8(1, VNET_GSO_UDP_L4);
-    h.setUint16(2, csumStart + UDP_HEADER_LEN, true);
+    h.setUint16(2, csumStart + UdpHdr.LEN, true);
     h.setUint16(4, segment, true);
     h.setUint16(6, csumStart, true);
-    h.setUint16(8, UDP_CHECKSUM_AT, true);
+    h.setUint16(8, UdpHdr.CHECKSUM, true);
     h.setUint16(10, 0, true);
     let written: number;
     try {
       written = writeGather(this.fd, this.gsoHeader, slab, desc, count);
     } catch (e) {
-      if (!this.segmentedOnce && (e as { code?: string }).code === "EINVAL") return -1;
+      if (!this.segmentedOnce && hasCode(e, "EINVAL")) return -1;
       this.dropped += count;
       return 0;
     }

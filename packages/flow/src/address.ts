@@ -14,8 +14,8 @@
  * `(bytes, at)` rather than a standalone array: no subarray per datagram.
  */
 
-/** 4 or 6, the way the kernel and the configuration talk about families. */
-export type Family = 4 | 6;
+import { formatIpAddr, type Family } from '@x/l2';
+export type { Family };
 
 /** Every address slot in a table is 16 bytes wide; IPv4 uses the first 4. */
 export const ADDR_STRIDE = 16;
@@ -86,10 +86,31 @@ export function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt
   for (let i = 0; i < len; i++) dst[dstAt + i] = src[srcAt + i] as number;
 }
 
-/** Text form for log lines only (allocates; never on a per-datagram path). */
+/** Text form (RFC 5952, by @x/l2) for log lines only: allocates, never on a per-datagram path. */
 export function formatAddress(fam: AddressFamily, b: Uint8Array, at: number): string {
-  if (fam.family === 4) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((b[at + i] as number) << 8) | (b[at + i + 1] as number)).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  return formatIpAddr(b.subarray(at, at + fam.addrLen));
+}
+
+/**
+ * The flow table's one address representation: 16 bytes for both
+ * families, IPv4 as a v4-mapped IPv6 address (::ffff:a.b.c.d), so that a
+ * flow's sides are compared and hashed by one loop whatever the family.
+ * The data paths keep the packet's own 4 or 16 bytes; these two convert at
+ * the table's edge.
+ */
+export function storeMapped(fam: AddressFamily, dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number): void {
+  if (fam.family === 6) {
+    copyBytes(dst, dstAt, src, srcAt, 16);
+    return;
+  }
+  for (let i = 0; i < 10; i++) dst[dstAt + i] = 0;
+  dst[dstAt + 10] = 0xff;
+  dst[dstAt + 11] = 0xff;
+  copyBytes(dst, dstAt + 12, src, srcAt, 4);
+}
+
+/** Writes the packet form (4 or 16 bytes) of a mapped address back out. */
+export function loadMapped(fam: AddressFamily, dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number): void {
+  if (fam.family === 6) copyBytes(dst, dstAt, src, srcAt, 16);
+  else copyBytes(dst, dstAt, src, srcAt + 12, 4);
 }

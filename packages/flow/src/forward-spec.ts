@@ -7,12 +7,15 @@
  *   80:8080     port 80 to 8080       1000-1010:2000-2010   a range, remapped
  *   ~25         exclude a port        ~30000-30010  exclude a range
  * A list made only of exclusions means "everything but these", as in passt.
- * The parser returns plain ranges; @x/udp-core's PortForwards turns them into
+ * The parser returns plain ranges; PortForwards (forwards.ts) turns them into
  * tables and rejects overlaps, so both places say precisely what is wrong.
  */
 import { isWireError, parseIpAddr } from "@x/l2";
-import type { PortForwardEntry, PortRange } from "@x/udp-core";
-import { UsageError } from "./usage-error.js";
+import type { PortForwardEntry, PortRange } from "./forwards.js";
+/** A port-forward spec that does not parse; the command line reports it as a usage error. */
+export class PortSpecError extends Error {
+  override readonly name = "PortSpecError";
+}
 
 export interface PortSpec {
   mode: "none" | "all" | "auto" | "list";
@@ -23,18 +26,18 @@ export interface PortSpec {
 }
 
 function port(text: string, spec: string): number {
-  if (!/^\d{1,5}$/.test(text)) throw new UsageError(`invalid port '${text}' in '${spec}'`);
+  if (!/^\d{1,5}$/.test(text)) throw new PortSpecError(`invalid port '${text}' in '${spec}'`);
   const n = Number(text);
-  if (n < 1 || n > 65535) throw new UsageError(`port ${n} out of range 1-65535 in '${spec}'`);
+  if (n < 1 || n > 65535) throw new PortSpecError(`port ${n} out of range 1-65535 in '${spec}'`);
   return n;
 }
 
 function range(text: string, spec: string): PortRange {
   const [a, b, ...rest] = text.split("-");
-  if (a === undefined || rest.length > 0 || a === "") throw new UsageError(`invalid port range '${text}' in '${spec}'`);
+  if (a === undefined || rest.length > 0 || a === "") throw new PortSpecError(`invalid port range '${text}' in '${spec}'`);
   const start = port(a, spec);
   const end = b === undefined ? start : port(b, spec);
-  if (end < start) throw new UsageError(`port range '${text}' ends before it starts in '${spec}'`);
+  if (end < start) throw new PortSpecError(`port range '${text}' ends before it starts in '${spec}'`);
   return { start, end };
 }
 
@@ -49,11 +52,11 @@ export function parsePortSpec(spec: string): PortSpec {
   const slash = s.lastIndexOf("/");
   if (slash >= 0) {
     const a = parseIpAddr(s.slice(0, slash));
-    if (isWireError(a)) throw new UsageError(`invalid address '${s.slice(0, slash)}' in port spec '${spec}'`);
+    if (isWireError(a)) throw new PortSpecError(`invalid address '${s.slice(0, slash)}' in port spec '${spec}'`);
     bindAddress = a;
     body = s.slice(slash + 1);
   }
-  if (body === "") throw new UsageError(`empty port spec '${spec}'`);
+  if (body === "") throw new PortSpecError(`empty port spec '${spec}'`);
   const entries: PortForwardEntry[] = [];
   const exclude: PortRange[] = [];
   for (const item of body.split(",")) {
@@ -62,12 +65,12 @@ export function parsePortSpec(spec: string): PortSpec {
       continue;
     }
     const [from, to, ...rest] = item.split(":");
-    if (from === undefined || rest.length > 0) throw new UsageError(`invalid port item '${item}' in '${spec}'`);
+    if (from === undefined || rest.length > 0) throw new PortSpecError(`invalid port item '${item}' in '${spec}'`);
     const r = range(from, spec);
     let toStart: number | undefined;
     if (to !== undefined) {
       const t = range(to, spec);
-      if (t.end - t.start !== r.end - r.start) throw new UsageError(`remap '${item}' maps ranges of different lengths in '${spec}'`);
+      if (t.end - t.start !== r.end - r.start) throw new PortSpecError(`remap '${item}' maps ranges of different lengths in '${spec}'`);
       toStart = t.start;
     }
     entries.push({ ...r, ...(toStart !== undefined ? { toStart } : {}), ...(bindAddress ? { bindAddress } : {}) });

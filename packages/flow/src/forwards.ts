@@ -26,7 +26,7 @@
  * same target port (the reverse mapping would be ambiguous). Exclusions
  * remove ports from the forwarded set after the ranges are laid out.
  */
-import { bytesEqual, FAMILIES, formatAddress, type AddressFamily, type Family } from './family.js';
+import { bytesEqual, FAMILIES, formatAddress, type AddressFamily, type Family } from './address.js';
 
 export interface PortRange {
   /** First port, 1..65535. */
@@ -64,6 +64,8 @@ class FamilyTable {
   readonly target = new Uint16Array(PORTS);
   readonly reverse = new Int32Array(PORTS).fill(-1);
   readonly bindIndex = new Int16Array(PORTS).fill(-1);
+  /** 1 for ports forwarded at run time (addRuntime). */
+  readonly runtime = new Uint8Array(PORTS);
   /** Which entry claimed each port, for error messages only. */
   readonly claimedBy = new Int32Array(PORTS).fill(-1);
   readonly targetClaimedBy = new Int32Array(PORTS).fill(-1);
@@ -203,8 +205,41 @@ export class PortForwards {
     return this.tables[family.index].reverse[target] as number;
   }
 
-  /** Every socket to open at start-up, in port order, IPv4 first. */
+  /** Every socket to open at start-up, in port order, IPv4 first (run-time forwards not included). */
   listeners(): readonly Listener[] {
     return this.listenerList;
+  }
+
+  /**
+   * Forwards `port` to itself from now on (`-u auto`, `-t auto`): every
+   * transport consulting this structure sees it. False, and nothing
+   * changed, when the port is already forwarded or is another forward's
+   * target (its reverse mapping would become ambiguous).
+   */
+  addRuntime(family: AddressFamily, port: number): boolean {
+    checkPort('port', port, String(port));
+    const t = this.tables[family.index];
+    if (t.listening[port] === 1 || (t.reverse[port] as number) >= 0) return false;
+    t.listening[port] = 1;
+    t.target[port] = port;
+    t.reverse[port] = port;
+    t.bindIndex[port] = -1;
+    t.runtime[port] = 1;
+    return true;
+  }
+
+  /** Ends a forward that addRuntime added; configured forwards stay. */
+  removeRuntime(family: AddressFamily, port: number): boolean {
+    const t = this.tables[family.index];
+    if (t.runtime[port] !== 1) return false;
+    t.runtime[port] = 0;
+    t.listening[port] = 0;
+    t.reverse[port] = -1;
+    return true;
+  }
+
+  /** Whether `port` was forwarded at run time (addRuntime) rather than configured. */
+  isRuntime(family: AddressFamily, port: number): boolean {
+    return this.tables[family.index].runtime[port] === 1;
   }
 }

@@ -43,7 +43,7 @@
  * forwarded: they cannot legitimately appear on a link, and honouring them
  * would let a guest reach the host's loopback even with mapGw off.
  */
-import { ADDR_STRIDE, bytesEqual, copyBytes, FAMILIES, type AddressFamily } from './family.js';
+import { ADDR_STRIDE, bytesEqual, copyBytes, FAMILIES, type AddressFamily } from './address.js';
 
 const PORTS = 65536;
 

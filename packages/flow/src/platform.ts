@@ -1,7 +1,7 @@
 /**
  * Theory of operation.
  *
- * The small services udp-core borrows from its embedder, kept as
+ * The small services the transport cores borrow from their embedder, kept as
  * interfaces so tests can substitute deterministic versions:
  * - `Clock`: monotonic milliseconds and a repeating timer. Production passes
  *   `systemClock` (performance.now and setInterval); tests pass a fake

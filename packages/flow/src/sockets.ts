@@ -1,8 +1,9 @@
 /**
  * Theory of operation.
  *
- * udp-core never holds a file descriptor. It asks a `SocketLayer` for UDP
- * sockets and gets back an opaque number; the embedder (packages/engine)
+ * No transport core holds a file descriptor. Each asks a `SocketLayer`
+ * for datagram sockets (UDP, or unprivileged ICMP echo "ping" sockets) and
+ * gets back an opaque number; the embedder (packages/engine)
  * implements the layer with @x/syscalls, and the tests implement it with a
  * fake that records what was bound and sent.
  *
@@ -20,7 +21,7 @@
  * meaning "would block", and throw only on real failures, which udp-core
  * catches and counts.
  */
-import { ADDR_STRIDE, type Family } from './family.js';
+import { ADDR_STRIDE, type Family } from './address.js';
 
 /** Which network namespace a socket lives in: the host's (init) or the guest's (pasta only). */
 export type Side = 'host' | 'ns';
@@ -28,8 +29,17 @@ export type Side = 'host' | 'ns';
 /** Opaque socket identifier chosen by the SocketLayer. */
 export type SocketHandle = number;
 
-/** What to open: a non-blocking UDP socket, bound, and optionally connected. */
+/**
+ * Which datagram socket: UDP, or an ICMP echo socket (SOCK_DGRAM with
+ * IPPROTO_ICMP/ICMPV6), where the port is the echo identifier and each
+ * message starts with the 8-byte echo header.
+ */
+export type SocketProtocol = 'udp' | 'icmp';
+
+/** What to open: a non-blocking datagram socket, bound, and optionally connected. */
 export interface SocketSpec {
+  /** Default 'udp'. */
+  readonly protocol?: SocketProtocol;
   readonly family: Family;
   readonly side: Side;
   /** Local address (4 or 16 bytes); null or absent binds the wildcard address. */

@@ -17,6 +17,9 @@ import { malformed, type WireError } from './errors.js';
 
 export type IpVersion = 4 | 6;
 
+/** An address family as the kernel's APIs and passt's options count them: the one such type in the workspace. */
+export type Family = 4 | 6;
+
 export const IPV4_ADDR_LEN = 4;
 export const IPV6_ADDR_LEN = 16;
 export const MAC_ADDR_LEN = 6;

@@ -11,7 +11,8 @@
  */
 import { invalid } from "./errors.js";
 
-export type Family = 4 | 6;
+import type { Family } from "@x/l2";
+export type { Family };
 
 /** An IP address in both spellings. */
 export interface Ip {

@@ -33,7 +33,8 @@ const R_FLAGS = 28;
 /** The most messages one native call moves. */
 export const MAX_BATCH = 1024;
 
-export type Family = 4 | 6;
+import { formatIpAddr, type Family } from "@x/l2";
+export type { Family };
 
 function checkCapacity(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) {
@@ -150,27 +151,5 @@ export class SendBatch {
   }
 }
 
-/** Formats 4 or 16 address bytes as text. */
-export function formatAddress(b: Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16));
-  // Compress the longest run of zero groups, as RFC 5952 asks.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(":");
-  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
-}
+/** Formats 4 or 16 address bytes as text: @x/l2's RFC 5952 form, the one formatter in the workspace. */
+export const formatAddress: (b: Uint8Array) => string = formatIpAddr;

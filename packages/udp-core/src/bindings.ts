@@ -12,22 +12,23 @@
  *                    start-up, never aged or evicted, and used when the
  *                    guest sends from the forward's target port, so its
  *                    replies leave from the port the remote talked to
- *   guestAddr[slot]  the guest address this port last sent from: replies
- *                    go back to exactly that address
+ *   boundPort[slot]  for a permanent socket, the port it listens on (the
+ *                    forward's, which a remap makes differ from the slot's)
+ *   guestAddr[slot]  the guest address this port last sent from: a new
+ *                    peer's datagrams to it go to exactly that address
  *
  * Dynamic bindings are on an LRU list (aging.ts) that drives both the idle
  * timeout and eviction at the cap. The fixed tables cost about 2.5 MiB and
  * never grow; the number of open sockets is bounded by the cap.
  */
-import { LruList } from './aging.js';
-import { ADDR_STRIDE, type AddressFamily } from './family.js';
-import type { SocketHandle } from './sockets.js';
+import { ADDR_STRIDE, LruList, type AddressFamily, type SocketHandle } from '@x/flow';
 
 const PORTS = 65536;
 
 export class BindingTable {
   readonly handle = new Int32Array(2 * PORTS).fill(-1);
   readonly permanent = new Uint8Array(2 * PORTS);
+  readonly boundPort = new Uint16Array(2 * PORTS);
   readonly guestAddrKnown = new Uint8Array(2 * PORTS);
   readonly guestAddr = new Uint8Array(2 * PORTS * ADDR_STRIDE);
   readonly lru = new LruList(2 * PORTS);
@@ -49,14 +50,16 @@ export class BindingTable {
     return this.lru.size;
   }
 
-  setPermanent(slot: number, h: SocketHandle): void {
+  setPermanent(slot: number, h: SocketHandle, boundPort: number): void {
     this.handle[slot] = h;
     this.permanent[slot] = 1;
+    this.boundPort[slot] = boundPort;
   }
 
   setDynamic(slot: number, h: SocketHandle, now: number): void {
     this.handle[slot] = h;
     this.permanent[slot] = 0;
+    this.boundPort[slot] = slot & 0xffff;
     this.lru.touch(slot, now);
   }
 

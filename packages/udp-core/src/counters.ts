@@ -13,7 +13,8 @@
  * Drop reasons: `malformed` (failed validation, never trusted further),
  * `noBinding` (no socket could be opened, or a reply with nowhere to go,
  * or no known guest address to deliver to), `capReached` (the binding
- * cap forbids a new socket and nothing is old enough to evict),
+ * cap forbids a new socket, or the flow table a new flow, and nothing is
+ * old enough to evict),
  * `sendError` (the kernel or the frame sink refused or would block).
  *
  * The object is plain and mutable in place so that counting allocates
@@ -46,6 +47,10 @@ export interface UdpCounters {
     openErrors: number;
     /** Runs of datagrams that reached the guest as one segmentation-offload frame. */
     offloadFrames: number;
+    /** UDP flows in the shared flow table: opened, freed by aging, evicted at the table's cap. */
+    flowsOpened: number;
+    flowsAged: number;
+    flowsEvicted: number;
   };
 }
 
@@ -68,6 +73,9 @@ export function createCounters(): UdpCounters {
       spliceFlowsEvicted: 0,
       openErrors: 0,
       offloadFrames: 0,
+      flowsOpened: 0,
+      flowsAged: 0,
+      flowsEvicted: 0,
     },
   };
 }

@@ -29,20 +29,25 @@
  * ones are closed by the aging sweep, and when the pool is full the least
  * recently used flow is evicted (logged, rate-limited).
  */
-import { LruList, RateLimitedLog } from './aging.js';
-import type { DirectionCounters, UdpCounters } from './counters.js';
-import { ADDR_STRIDE, copyBytes, formatAddress, type AddressFamily } from './family.js';
-import type { Clock, Logger } from './platform.js';
 import {
+  ADDR_STRIDE,
+  copyBytes,
   createRecvBatch,
   createSendBatch,
   errorCode,
+  formatAddress,
+  LruList,
+  RateLimitedLog,
+  type AddressFamily,
+  type Clock,
+  type Logger,
   type RecvBatch,
   type SendBatch,
   type Side,
   type SocketHandle,
   type SocketLayer,
-} from './sockets.js';
+} from '@x/flow';
+import type { DirectionCounters, UdpCounters } from './counters.js';
 
 export interface SpliceOptions {
   /** Most live flows; the least recently used is evicted beyond it. */

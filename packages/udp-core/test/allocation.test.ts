@@ -11,7 +11,6 @@ import {
   ADDR_STRIDE,
   createGuestDatagrams,
   PortForwards,
-  QemuStreamSink,
   UdpEngine,
   type Clock,
   type FrameSink,
@@ -21,6 +20,7 @@ import {
   type SocketLayer,
   type SocketSpec,
 } from '../src/index.js';
+import { QemuStreamSink } from '@x/flow';
 import { ip } from './fakes.js';
 
 const PAYLOAD = new Uint8Array(512).map((_, i) => i);

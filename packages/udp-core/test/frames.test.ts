@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildFrame, FRAME_SLOT_SIZE, frameLength, PAYLOAD_AT, type FrameFields } from '../src/frames.js';
 import { IPV4, IPV6 } from '../src/index.js';
-import { LruList } from '../src/aging.js';
+import { LruList } from '@x/flow';
 import { ip, parseFrame } from './fakes.js';
 
 function fields(src: string, dst: string, checksum4 = false): FrameFields {

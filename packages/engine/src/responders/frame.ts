@@ -19,6 +19,7 @@
  */
 import {
   ETHERNET_MIN_FRAME_LEN,
+  EtherType,
   IPV4_HEADER_LEN,
   IPV6_HEADER_LEN,
   IpProtocol,
@@ -52,9 +53,6 @@ export function replyLink(request: EthernetRepr, ourMac: Uint8Array, dst: Uint8A
 /** Writes a message of known length at the start of `into`; returns bytes written or why it could not. */
 export type MessageWriter = (into: Uint8Array) => number | WireError;
 
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const ETHERTYPE_IPV6 = 0x86dd;
 /** TTL of our IPv4 replies: the Linux default, nothing on one link needs more. */
 const IPV4_TTL = 64;
 
@@ -83,7 +81,7 @@ export function arpFrame(link: LinkHeader, arp: ArpRepr): Uint8Array | WireError
   const { buf, at } = allocate(link, 28);
   const n = emitArp(arp, buf.subarray(at));
   if (isWireError(n)) return n;
-  return finishEthernet(link, ETHERTYPE_ARP, buf, at, n);
+  return finishEthernet(link, EtherType.Arp, buf, at, n);
 }
 
 /** An IPv4 packet whose upper-layer message (checksum included) is written in place by `write`. */
@@ -119,7 +117,7 @@ export function ipv4Frame(
     buf.subarray(at, at + ipLen)
   );
   if (isWireError(i)) return i;
-  return finishEthernet(link, ETHERTYPE_IPV4, buf, at, ipLen);
+  return finishEthernet(link, EtherType.Ipv4, buf, at, ipLen);
 }
 
 /** A UDP datagram over IPv4, the payload written in place by `write`. */
@@ -185,7 +183,7 @@ export function ipv6Frame(
     buf.subarray(at, at + ipLen)
   );
   if (isWireError(i)) return i;
-  return finishEthernet(link, ETHERTYPE_IPV6, buf, at, ipLen);
+  return finishEthernet(link, EtherType.Ipv6, buf, at, ipLen);
 }
 
 /** A UDP datagram over IPv6 (hop limit 255: DHCPv6 stays on the link), the payload written in place. */

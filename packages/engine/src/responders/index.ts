@@ -36,6 +36,7 @@ import {
   EtherType,
   EthernetFrame,
   IpProtocol,
+  UdpHdr,
   UdpPacket,
   addrEquals,
   get16,
@@ -72,15 +73,13 @@ export { allNodesAddress, respondNdp, routerAdvert, routerAdvertFrame } from './
 export { classlessRoutes, dhcpv4Lease, netmask, respondDhcpv4 } from './dhcpv4.js';
 export { allDhcpServersAddress, respondDhcpv6, serverDuid } from './dhcpv6.js';
 
-const UDP_SRC_PORT = 0;
-const UDP_DST_PORT = 2;
 
 type Out = (reply: Uint8Array) => void;
 
 /** The UDP ports, if the header's first four bytes are there: enough to tell ours from the rest. */
 function udpPorts(l4: Uint8Array): { src: number; dst: number } | null {
   if (l4.length < 4) return null;
-  return { src: get16(l4, UDP_SRC_PORT), dst: get16(l4, UDP_DST_PORT) };
+  return { src: get16(l4, UdpHdr.SRC_PORT), dst: get16(l4, UdpHdr.DST_PORT) };
 }
 
 /** Full UDP parse (length and checksum) once we know the datagram is for us. */

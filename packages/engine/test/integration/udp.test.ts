@@ -47,7 +47,7 @@ import {
 } from "@x/harness";
 import type { SessionCounters } from "@x/engine";
 
-type Family = 4 | 6;
+type Family = import("@x/l2").Family;
 type Dir = "fromGuest" | "toGuest" | "spliceToNs" | "spliceToHost";
 const DIRS: Dir[] = ["fromGuest", "toGuest", "spliceToNs", "spliceToHost"];
 const DROPS = ["malformed", "noBinding", "capReached", "sendError"] as const;
@@ -347,7 +347,11 @@ describe.runIf(isRoot())("udp-core in @x/engine, real sockets and a real tap", (
     expect(code, f.err().slice(-2000)).toBe(0);
     const lines = f.out().trim().split("\n");
     const final = JSON.parse(lines[lines.length - 1] as string) as Counters;
-    expect(final).toEqual(last);
+    // The guest's kernel may send a frame of its own (an MLD report, an
+    // ICMP error) between the snapshot and SIGTERM: the datagram counters
+    // must match exactly, the frame count may only have grown.
+    expect(final.udp).toEqual(last.udp);
+    expect(final.framesIn).toBeGreaterThanOrEqual(last.framesIn);
     // Everything that moved was a scenario's: with the whole file, 8 each way
     // for splice (2 scenarios x 2 datagrams x 2 families), 12 for the tap (3 x 2 x 2).
     for (const d of DIRS) {
