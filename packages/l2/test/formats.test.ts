@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import {
   ArpOperation,
   EthernetFrame,
-  StreamDecoder,
   dhcpv4Defaults,
   dhcpv4Reply,
   dhcpv6Reply,
@@ -14,7 +13,6 @@ import {
   emitEthernet,
   emitIcmpv4,
   emitIcmpv6,
-  encodeStreamMessages,
   formatIpv4Addr,
   formatIpv6Addr,
   formatMac,
@@ -30,7 +28,6 @@ import {
   parseIpv6Bytes,
   pcapHeader,
   pcapRecord,
-  planMessages,
   dhcpv4BufferLength,
   dhcpv6BufferLength,
   decodeDnsNames,
@@ -226,44 +223,6 @@ describe('DHCPv6', () => {
     const noClient = hex('03abcdef');
     expect(parseDhcpv6Bytes(noClient)).toMatchObject({ kind: 'Malformed' });
     expect(parseDhcpv6Bytes(hex('0c000000'))).toMatchObject({ kind: 'Unsupported' });
-  });
-});
-
-describe('stream framing', () => {
-  const frames = [new Uint8Array([1, 2, 3]), new Uint8Array(100).fill(7), new Uint8Array([9])];
-  const stream = encodeStreamMessages(frames)[0]!;
-  it('decodes any split of the stream', () => {
-    for (let a = 0; a <= stream.length; a++) {
-      for (let b = a; b <= stream.length; b += 7) {
-        const d = new StreamDecoder();
-        const got: number[][] = [];
-        for (const part of [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]) {
-          for (const f of d.decode(part)) got.push(Array.from(ok(f)));
-        }
-        expect(got).toEqual(frames.map((f) => Array.from(f)));
-        expect(d.pendingBytes).toBe(0);
-      }
-    }
-  });
-  it('returns subarrays when a frame is whole in a chunk', () => {
-    const d = new StreamDecoder();
-    const f = [...d.decode(stream)];
-    expect((f[1] as Uint8Array).buffer).toBe(stream.buffer);
-  });
-  it('reports zero and oversized lengths and stays failed', () => {
-    const d = new StreamDecoder({ maxFrameLength: 50 });
-    const out = [...d.decode(stream)];
-    expect(out[0]).toBeInstanceOf(Uint8Array);
-    expect(out[1]).toMatchObject({ kind: 'Malformed' });
-    expect(d.next()).toMatchObject({ kind: 'Malformed' });
-    expect([...new StreamDecoder().decode(hex('00000000'))][0]).toMatchObject({ kind: 'Malformed' });
-  });
-  it('plans messages within 32767 bytes', () => {
-    const lens = [1500, 30000, 1000, 1000, 40000, 10];
-    const ends = planMessages(lens);
-    expect(ends).toEqual([3, 4, 5, 6]);
-    const msgs = encodeStreamMessages(lens.map((n) => new Uint8Array(n)));
-    expect(msgs.map((m) => m.length)).toEqual([32512, 1004, 40004, 14]);
   });
 });
 

@@ -1,8 +1,9 @@
 // The package promises to run outside Node (browsers, workers). Proof without a browser:
 // bundle src for the browser platform (esbuild refuses Node built-ins there) and run the
 // bundle in a fresh V8 context that has only ECMAScript's globals and WebAssembly: no
-// process, Buffer, require or TextEncoder. Inside it, build a UDP frame, parse it back,
-// carry it through the qemu stream framing and a pcap file, and checksum with SIMD.
+// process, Buffer, require or TextEncoder. Inside it, build a UDP frame, locate its headers
+// in a larger buffer with parseFrameHeaders, write it to a pcap file and take it back out of
+// that file, parse it, and checksum with SIMD.
 import { describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
 const exercise = `
   const { emitEthernet, emitIpv4, emitUdp, parseEthernet, EthernetFrame, parseIp, parseUdpBytes,
-          encodeStreamMessages, StreamDecoder, pcapFile, checksumAccelerated, internetChecksum,
+          parseFrameHeaders, FrameHeaders, FrameClass, pcapFile, checksumAccelerated, internetChecksum,
           isWireError } = l2;
   const src = new Uint8Array([198, 51, 100, 1]);
   const dst = new Uint8Array([203, 0, 113, 2]);
@@ -24,10 +25,14 @@ const exercise = `
              moreFragments: false, fragmentOffset: 0, options: new Uint8Array(0), payload: udp }, frame.subarray(14));
   emitEthernet({ dst: new Uint8Array([2, 0, 0, 0, 0, 2]), src: new Uint8Array([2, 0, 0, 0, 0, 1]), ethertype: 0x0800,
                  vlanId: null, vlanPriority: 0, payload: frame.subarray(14) }, frame);
-  const [message] = encodeStreamMessages([frame]);
-  const decoder = new StreamDecoder();
-  const back = [...decoder.decode(message.subarray(0, 7)), ...decoder.decode(message.subarray(7))];
-  const eth = parseEthernet(EthernetFrame.checked(back[0]));
+  // The frame at an offset in a bigger buffer, as in a receive slab.
+  const slab = new Uint8Array(3 + frame.length + 5);
+  slab.set(frame, 3);
+  const hdr = new FrameHeaders();
+  const cls = parseFrameHeaders(slab, 3, frame.length, hdr);
+  const pcap = pcapFile([{ frame, timeMicros: 1 }]);
+  const back = pcap.subarray(24 + 16);
+  const eth = parseEthernet(EthernetFrame.checked(back));
   const ip = parseIp(eth.payload);
   const u = parseUdpBytes(ip.payload, ip.src, ip.dst);
   result = {
@@ -37,7 +42,9 @@ const exercise = `
     same: u.payload.every((b, i) => b === payload[i]) && u.payload.length === payload.length,
     accelerated: checksumAccelerated(),
     sum: internetChecksum(payload),
-    pcapBytes: pcapFile([{ frame, timeMicros: 1 }]).length,
+    headers: { ip: cls === FrameClass.Ip, family: hdr.family, protocol: hdr.protocol, l3At: hdr.l3At,
+               srcAt: hdr.srcAt, dstAt: hdr.dstAt, l4At: hdr.l4At, l4End: hdr.l4End },
+    pcapBytes: pcap.length,
   };`;
 
 describe('outside Node', () => {
@@ -66,6 +73,7 @@ describe('outside Node', () => {
       same: true,
       accelerated: true,
       sum: ~expected & 0xffff,
+      headers: { ip: true, family: 4, protocol: 17, l3At: 17, srcAt: 29, dstAt: 33, l4At: 37, l4End: 3 + 1442 },
       pcapBytes: 24 + 16 + 1442,
     });
   });

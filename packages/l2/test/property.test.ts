@@ -12,7 +12,6 @@ import {
   Icmpv6Packet,
   Ipv4Packet,
   Ipv6Packet,
-  StreamDecoder,
   UdpPacket,
   arpBufferLength,
   checksumCombine,
@@ -29,7 +28,6 @@ import {
   emitIpv4,
   emitIpv6,
   emitUdp,
-  encodeStreamMessages,
   ethernetBufferLength,
   formatIpv4Addr,
   formatIpv6Addr,
@@ -243,22 +241,6 @@ describe('round trips', () => {
       same(unwrap(parseDhcpv6(unwrap(Dhcpv6Packet.checked(b)))), r);
     }), runs);
   });
-
-  it('stream framing: any chunking yields the frames back', () => {
-    const arb = fc.tuple(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 10 }), fc.integer({ min: 100, max: 40000 }));
-    fc.assert(fc.property(arb, ([frames, cuts, maxMsg]) => {
-      const stream = Buffer.concat(encodeStreamMessages(frames, maxMsg));
-      const points = [...new Set(cuts.map((c) => (stream.length === 0 ? 0 : c % stream.length)))].sort((a, b) => a - b);
-      const d = new StreamDecoder();
-      const got: Uint8Array[] = [];
-      let prev = 0;
-      for (const p of [...points, stream.length]) {
-        for (const f of d.decode(new Uint8Array(stream.subarray(prev, p)))) got.push(unwrap(f));
-        prev = p;
-      }
-      same(got, frames);
-    }), runs);
-  });
 });
 
 describe('parsers never throw', () => {
@@ -280,8 +262,6 @@ describe('parsers never throw', () => {
     tryView(Dhcpv6Packet.checked(b), parseDhcpv6);
     decodeDnsNames(b, { compression: true });
     decodeDnsNames(b, { padded: true });
-    const d = new StreamDecoder({ maxFrameLength: 1000 });
-    for (const _ of d.decode(b)) void _;
   };
 
   it('on random bytes', () => {
