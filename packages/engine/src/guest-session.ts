@@ -179,6 +179,7 @@ export class GuestSession {
   /** Opens forwarded ports and starts aging; returns the ports that could not be bound. */
   start(): { port: number; family: 4 | 6; side: "host" | "ns"; code: string }[] {
     const failures = this.udp.start();
+    this.icmp.probe();
     this.timer = systemClock.every(1000, () => this.flows.sweep(systemClock.now()));
     return failures;
   }

@@ -176,6 +176,33 @@ export class IcmpEcho {
     });
   }
 
+  /**
+   * Tries one ping socket per family in use, at start-up, so that a host
+   * that refuses them (its ping_group_range) is named in one log line
+   * before any guest pings, not at the first request.
+   * @returns the families whose ping sockets the host refuses
+   */
+  probe(): (4 | 6)[] {
+    const refused: (4 | 6)[] = [];
+    if (!this.o.enabled) return refused;
+    for (const fam of [IPV4, IPV6]) {
+      if (this.enabled[fam.index] !== 1) continue;
+      try {
+        this.d.sockets.close(this.d.sockets.open({ protocol: "icmp", family: fam.family, side: "host", address: null, port: 0 }));
+      } catch (e) {
+        if (errorCode(e) === "EACCES") refused.push(fam.family);
+      }
+    }
+    if (refused.length > 0) {
+      this.warnedRefused = true;
+      this.d.logger.warn(
+        `icmp: the host refuses ping sockets to our group (net.ipv4.ping_group_range): ` +
+          `ICMP${refused.includes(6) ? (refused.includes(4) ? " and ICMPv6" : "v6") : ""} echo requests will be dropped and counted`,
+      );
+    }
+    return refused;
+  }
+
   setGuestMac(mac: Uint8Array): void {
     this.fields.guestMac.set(mac);
   }

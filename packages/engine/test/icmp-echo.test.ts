@@ -219,3 +219,23 @@ describe("IcmpEcho", () => {
     expect(w.warnings.length).toBeLessThan(5); // rate-limited
   });
 });
+
+describe("IcmpEcho at start-up", () => {
+  it("names a host that refuses ping sockets in one line before any request, and opens nothing for good", () => {
+    const w = world();
+    w.sockets.failWith = "EACCES";
+    expect(w.icmp.probe()).toEqual([4, 6]);
+    expect(w.warnings).toHaveLength(1);
+    expect(w.warnings[0]).toMatch(/ping_group_range.*ICMP and ICMPv6/);
+    w.fromGuest(echoFrame("198.51.100.2", "203.0.113.7", 1, 1));
+    expect(w.warnings).toHaveLength(1);
+    expect(w.icmp.counters.noSocket).toBe(1);
+  });
+
+  it("says nothing where ping sockets open, and leaves none open", () => {
+    const w = world();
+    expect(w.icmp.probe()).toEqual([]);
+    expect(w.warnings).toHaveLength(0);
+    expect(w.sockets.live()).toHaveLength(0);
+  });
+});

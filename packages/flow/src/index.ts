@@ -28,13 +28,12 @@ export {
   INITIATOR,
   Pif,
   TARGET,
-  type FlowInfo,
-  type FlowSideInfo,
   type FlowTableOptions,
   type FlowTypeRule,
   type ReleaseReason,
   type SideIndex,
 } from './table.js';
+export { listFlows, type FlowInfo, type FlowSideInfo } from './listing.js';
 export { AddressMap, DestKind, type GatewayConfig } from './nat.js';
 export { PortForwards, PortForwardError, type Listener, type PortForwardEntry, type PortRange } from './forwards.js';
 export {

@@ -44,7 +44,9 @@
  * what a transport keeps.
  */
 import { LruList, RateLimitedLog } from './aging.js';
-import { bytesEqual, familyOf, formatAddress, storeMapped, type AddressFamily, type Family } from './address.js';
+import { familyOf, storeMapped, type AddressFamily, type Family } from './address.js';
+import { hashTuple, mappedEquals, randomSeed } from './hash.js';
+import { listFlows, type FlowInfo } from './listing.js';
 import type { Logger } from './platform.js';
 
 /** The interface a flow side lives on. */
@@ -52,10 +54,11 @@ export const Pif = { None: 0, Tap: 1, Host: 2, Splice: 3 } as const;
 export type Pif = (typeof Pif)[keyof typeof Pif];
 
 /** A flow's transport type; the index of its aging rule. */
-export const FlowType = { None: 0, Udp: 1, Icmp: 2, Tcp: 3 } as const;
+export const FlowType = { None: 0, Udp: 1, Icmp: 2, Tcp: 3, UdpSplice: 4 } as const;
 export type FlowType = (typeof FlowType)[keyof typeof FlowType];
-const TYPES = 4;
-const TYPE_NAMES = ['none', 'udp', 'icmp', 'tcp'] as const;
+const TYPES = 5;
+/** Flow types by name, for log lines and listings. */
+export const TYPE_NAMES = ['none', 'udp', 'icmp', 'tcp', 'udp-splice'] as const;
 
 export const INITIATOR = 0;
 export const TARGET = 1;
@@ -84,22 +87,6 @@ export interface FlowTableOptions {
   logger?: Logger;
 }
 
-/** One side, in text, for listings. */
-export interface FlowSideInfo {
-  pif: 'tap' | 'host' | 'splice' | 'none';
-  ours: string;
-  endpoint: string;
-}
-
-export interface FlowInfo {
-  flow: number;
-  type: 'udp' | 'icmp' | 'tcp' | 'none';
-  family: Family;
-  idleMs: number;
-  sides: [FlowSideInfo, FlowSideInfo];
-}
-
-const PIF_NAMES = ['none', 'tap', 'host', 'splice'] as const;
 /** Per side: our address (16 bytes) then the endpoint's (16 bytes). */
 const SIDE_ADDR = 32;
 
@@ -171,6 +158,11 @@ export class FlowTable {
   /** Live flows of one type. */
   countOf(type: FlowType): number {
     return this.live[type] as number;
+  }
+
+  /** The least recently used flow of one type, or -1: for a transport's own cap. */
+  oldest(type: FlowType): number {
+    return (this.lru[type] as LruList).oldest;
   }
 
   /**
@@ -366,33 +358,7 @@ export class FlowTable {
 
   /** Every live flow, in text (allocates: for counters and a control socket, not for data paths). */
   list(now: number): FlowInfo[] {
-    const out: FlowInfo[] = [];
-    for (let f = 0; f < this.capacity; f++) {
-      const t = this.type[f] as number;
-      if (t === FlowType.None) continue;
-      const fam = this.familyOf(f);
-      const side = (s: number): FlowSideInfo => {
-        const a = new Uint8Array(16);
-        this.copyOut(f, s * SIDE_ADDR, a, 0);
-        const ours = formatAddress(fam, a, 0);
-        this.copyOut(f, s * SIDE_ADDR + 16, a, 0);
-        const end = formatAddress(fam, a, 0);
-        const fmt = (addr: string, port: number) => (fam.family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`);
-        return {
-          pif: PIF_NAMES[this.pif[s] as number] ?? 'none',
-          ours: fmt(ours, this.port[2 * s] as number),
-          endpoint: fmt(end, this.port[2 * s + 1] as number),
-        };
-      };
-      out.push({
-        flow: f,
-        type: TYPE_NAMES[t] ?? 'none',
-        family: fam.family,
-        idleMs: now - this.lastUsed(f),
-        sides: [side(2 * f), side(2 * f + 1)],
-      });
-    }
-    return out;
+    return listFlows(this, now);
   }
 
   private hashStored(s: number): number {
@@ -441,62 +407,3 @@ export class FlowTable {
   }
 }
 
-function randomSeed(): number {
-  const a = new Uint32Array(1);
-  globalThis.crypto.getRandomValues(a);
-  return a[0] as number;
-}
-
-/** Reads 32-bit word `w` (0..3) of an address as if mapped to 16 bytes. */
-function word(family: number, b: Uint8Array, at: number, w: number, stored: boolean): number {
-  if (family === 4 && !stored) {
-    if (w < 2) return 0;
-    if (w === 2) return 0xffff;
-    return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
-  }
-  const o = at + 4 * w;
-  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
-}
-
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/** Seeded 32-bit hash (murmur3's mixing) of a side's tuple. */
-function hashTuple(
-  seed: number,
-  protocol: number,
-  pif: number,
-  family: number,
-  endAddr: Uint8Array,
-  endAt: number,
-  endPort: number,
-  ourAddr: Uint8Array,
-  ourAt: number,
-  ourPort: number,
-  stored = false,
-): number {
-  let h = seed | 0;
-  for (let w = 0; w < 4; w++) h = mix(h, word(family, endAddr, endAt, w, stored));
-  for (let w = 0; w < 4; w++) h = mix(h, word(family, ourAddr, ourAt, w, stored));
-  h = mix(h, ((endPort << 16) | ourPort) >>> 0);
-  h = mix(h, (protocol << 8) | pif);
-  h ^= 40;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** Compares a stored (mapped) address with a packet's 4 or 16 bytes. */
-function mappedEquals(fam: AddressFamily, stored: Uint8Array, storedAt: number, b: Uint8Array, at: number): boolean {
-  if (fam.family === 6) return bytesEqual(stored, storedAt, b, at, 16);
-  return bytesEqual(stored, storedAt + 12, b, at, 4);
-}

@@ -140,8 +140,8 @@ export class UdpEngine {
       s.closeBinding(slot);
       s.counters.events.bindingsAged++;
     });
+    // Splice flows age in the table too: its owner sweeps it.
     if (s.ownsFlows) s.flows.sweep(now);
-    s.splice?.sweep(now);
   }
 
   /**

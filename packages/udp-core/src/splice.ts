@@ -25,20 +25,26 @@
  * common case, one sendmmsg per batch). Datagrams are relayed straight from
  * the receive slab; nothing is copied or allocated per datagram.
  *
- * Flows live in a fixed pool of `maxFlows` slots with an LRU list: idle
- * ones are closed by the aging sweep, and when the pool is full the least
- * recently used flow is evicted (logged, rate-limited).
+ * Flows live in the shared flow table (@x/flow) as type UdpSplice: the
+ * listener's side (host or namespace loopback) is the initiator, keyed by
+ * (peer address and port, our listening port), the connected socket's side
+ * the target. The table ages them with UDP's idle time and calls back here
+ * to close the socket; at `maxFlows` splice flows the least recently used
+ * one is evicted (logged, rate-limited) before a new one is opened.
  */
 import {
   ADDR_STRIDE,
-  copyBytes,
   createRecvBatch,
   createSendBatch,
   errorCode,
+  FlowType,
   formatAddress,
-  LruList,
+  INITIATOR,
+  Pif,
   RateLimitedLog,
+  TARGET,
   type AddressFamily,
+  type FlowTable,
   type Clock,
   type Logger,
   type RecvBatch,
@@ -47,6 +53,7 @@ import {
   type SocketHandle,
   type SocketLayer,
 } from '@x/flow';
+import { IpProtocol } from '@x/l2';
 import type { DirectionCounters, UdpCounters } from './counters.js';
 
 export interface SpliceOptions {
@@ -67,6 +74,7 @@ export interface SpliceDeps {
   clock: Clock;
   logger: Logger;
   counters: UdpCounters;
+  flows: FlowTable;
 }
 
 /** One loopback-bound socket on a forwarded port. */
@@ -76,8 +84,6 @@ interface Listener {
   readonly port: number;
   readonly target: number;
   readonly handle: SocketHandle;
-  /** Source port of the local peer -> flow slot. */
-  readonly flows: Map<number, number>;
   /** Counters for listener -> flow traffic; replies count in `back`. */
   readonly forth: DirectionCounters;
   readonly back: DirectionCounters;
@@ -85,18 +91,19 @@ interface Listener {
 
 const SPLICE_SLOT = 65536;
 
+function pifOf(side: Side): Pif {
+  return side === 'host' ? Pif.Host : Pif.Splice;
+}
+
 export class SpliceRelay {
   private readonly listeners: Listener[] = [];
   private readonly recvBatch: RecvBatch;
   private readonly sendBatch: SendBatch;
-  private readonly lru: LruList;
+  /** Per flow number: the connected socket (-1 none) and its listener. */
   private readonly flowHandle: Int32Array;
   private readonly flowListener: (Listener | undefined)[];
-  private readonly flowPeerPort: Uint16Array;
-  private readonly flowPeerAddr: Uint8Array;
-  private readonly freeSlots: Int32Array;
-  private freeCount: number;
   private readonly capLog: RateLimitedLog;
+  private readonly flows: FlowTable;
 
   constructor(
     private readonly opts: SpliceOptions,
@@ -105,21 +112,24 @@ export class SpliceRelay {
     if (opts.maxFlows < 1) throw new RangeError('maxSpliceFlows must be >= 1');
     this.recvBatch = createRecvBatch(opts.batch, SPLICE_SLOT, 0);
     this.sendBatch = createSendBatch(opts.batch, this.recvBatch.slab);
-    const n = opts.maxFlows;
-    this.lru = new LruList(n);
+    this.flows = deps.flows;
+    const n = deps.flows.capacity;
     this.flowHandle = new Int32Array(n).fill(-1);
     this.flowListener = new Array<Listener | undefined>(n).fill(undefined);
-    this.flowPeerPort = new Uint16Array(n);
-    this.flowPeerAddr = new Uint8Array(n * ADDR_STRIDE);
-    this.freeSlots = new Int32Array(n);
-    for (let i = 0; i < n; i++) this.freeSlots[i] = n - 1 - i;
-    this.freeCount = n;
     this.capLog = new RateLimitedLog(10_000, (m) => deps.logger.warn(m));
+    deps.flows.register(FlowType.UdpSplice, {
+      idleMs: opts.idleMs,
+      release: (f, reason) => {
+        this.closeSocket(f);
+        if (reason === 'aged') deps.counters.events.spliceFlowsAged++;
+        else deps.counters.events.spliceFlowsEvicted++;
+      },
+    });
   }
 
   /** Live flows. */
   get flowCount(): number {
-    return this.lru.size;
+    return this.flows.countOf(FlowType.UdpSplice);
   }
 
   /**
@@ -136,7 +146,6 @@ export class SpliceRelay {
       port,
       target,
       handle,
-      flows: new Map(),
       forth: side === 'host' ? c.spliceToNs : c.spliceToHost,
       back: side === 'host' ? c.spliceToHost : c.spliceToNs,
     };
@@ -152,7 +161,7 @@ export class SpliceRelay {
     const at = this.listeners.findIndex((l) => l.fam === fam && l.side === side && l.port === port);
     if (at < 0) return false;
     const l = this.listeners[at] as Listener;
-    for (const slot of [...l.flows.values()]) this.closeFlow(slot);
+    for (let f = 0; f < this.flowListener.length; f++) if (this.flowListener[f] === l) this.closeFlow(f);
     this.listeners.splice(at, 1);
     this.deps.sockets.unwatch(l.handle);
     this.deps.sockets.close(l.handle);
@@ -177,16 +186,17 @@ export class SpliceRelay {
       // that order is kept and a flow evicted to make room for a later
       // peer is never used after it was closed.
       let i = 0;
+      const alen = l.fam.addrLen;
       while (i < n) {
         const peer = rb.ports[i] as number;
         let j = i + 1;
-        while (j < n && rb.ports[j] === peer) j++;
-        let flow = l.flows.get(peer);
-        if (flow === undefined) flow = this.openFlow(l, i, now);
+        while (j < n && rb.ports[j] === peer && sameAddr(rb.addrs, i, j, alen)) j++;
+        const hit = this.flows.lookup(IpProtocol.Udp, pifOf(l.side), l.fam, rb.addrs, i * ADDR_STRIDE, peer, l.fam.loopback, 0, l.port);
+        const flow = hit >= 0 ? hit >> 1 : this.openFlow(l, i, now);
         if (flow < 0) {
           l.forth.noBinding += j - i;
         } else {
-          this.lru.touch(flow, now);
+          this.flows.touch(flow, now);
           let m = 0;
           for (let k = i; k < j; k++, m++) {
             sb.offsets[m] = k * rb.slotSize + rb.offset;
@@ -217,17 +227,18 @@ export class SpliceRelay {
     dir.sendError += m - sent;
   }
 
-  /** Opens the flow for the peer of datagram `i` of the receive batch; returns its slot or -1. */
+  /** Opens the flow for the peer of datagram `i` of the receive batch; returns its number or -1. */
   private openFlow(l: Listener, i: number, now: number): number {
-    if (this.freeCount === 0) {
-      const victim = this.lru.oldest;
-      const idle = victim < 0 ? 0 : now - (this.lru.lastUsed[victim] as number);
+    const flows = this.flows;
+    if (flows.countOf(FlowType.UdpSplice) >= this.opts.maxFlows) {
+      const victim = flows.oldest(FlowType.UdpSplice);
+      const idle = victim < 0 ? 0 : now - flows.lastUsed(victim);
       if (victim < 0 || idle < this.opts.evictMinIdleMs) {
         l.forth.capReached++;
         return -1;
       }
       const vl = this.flowListener[victim] as Listener;
-      const vport = this.flowPeerPort[victim] as number;
+      const vport = flows.endPort(victim, INITIATOR);
       this.closeFlow(victim);
       this.deps.counters.events.spliceFlowsEvicted++;
       this.capLog.report(
@@ -239,6 +250,11 @@ export class SpliceRelay {
     }
     const rb = this.recvBatch;
     const other: Side = l.side === 'host' ? 'ns' : 'host';
+    const f = flows.alloc(FlowType.UdpSplice, IpProtocol.Udp, l.fam.family, now);
+    if (f < 0) {
+      l.forth.capReached++;
+      return -1;
+    }
     let h: SocketHandle;
     try {
       h = this.deps.sockets.open({
@@ -250,25 +266,25 @@ export class SpliceRelay {
         connect: { address: l.fam.loopback, port: l.target },
       });
     } catch (e) {
+      flows.free(f);
       this.deps.counters.events.openErrors++;
       this.deps.logger.debug(`udp splice: cannot open flow to ${other} port ${l.target}: ${errorCode(e)}`);
       return -1;
     }
-    const slot = this.freeSlots[--this.freeCount] as number;
-    this.flowHandle[slot] = h;
-    this.flowListener[slot] = l;
     const peer = rb.ports[i] as number;
-    this.flowPeerPort[slot] = peer;
-    copyBytes(this.flowPeerAddr, slot * ADDR_STRIDE, rb.addrs, i * ADDR_STRIDE, l.fam.addrLen);
-    l.flows.set(peer, slot);
-    this.lru.touch(slot, now);
+    flows.setSide(f, INITIATOR, pifOf(l.side), l.fam, l.fam.loopback, 0, l.port, rb.addrs, i * ADDR_STRIDE, peer);
+    // Our port on the far side is the kernel's choice; nothing looks it up.
+    flows.setSide(f, TARGET, pifOf(other), l.fam, l.fam.loopback, 0, 0, l.fam.loopback, 0, l.target);
+    flows.hash(f, INITIATOR);
+    this.flowHandle[f] = h;
+    this.flowListener[f] = l;
     this.deps.counters.events.spliceFlowsOpened++;
-    this.deps.sockets.watch(h, () => this.drainFlow(slot, h));
+    this.deps.sockets.watch(h, () => this.drainFlow(f, h));
     this.deps.logger.debug(
       `udp splice: IPv${l.fam.family} ${formatAddress(l.fam, rb.addrs, i * ADDR_STRIDE)}:${peer} -> ` +
         `${l.side} port ${l.port} -> ${other} port ${l.target}`,
     );
-    return slot;
+    return f;
   }
 
   /** Replies on a flow's connected socket go back through the listener to the peer. */
@@ -287,50 +303,49 @@ export class SpliceRelay {
         return;
       }
       if (n <= 0) return;
-      this.lru.touch(slot, this.deps.clock.now());
-      const peerPort = this.flowPeerPort[slot] as number;
-      const len = l.fam.addrLen;
+      this.flows.touch(slot, this.deps.clock.now());
+      const peerPort = this.flows.endPort(slot, INITIATOR);
       for (let k = 0; k < n; k++) {
         sb.offsets[k] = k * rb.slotSize + rb.offset;
         sb.lengths[k] = rb.lengths[k] as number;
         sb.families[k] = l.fam.family;
         sb.ports[k] = peerPort;
         sb.scopeIds[k] = 0;
-        copyBytes(sb.addrs, k * ADDR_STRIDE, this.flowPeerAddr, slot * ADDR_STRIDE, len);
+        this.flows.endAddr(slot, INITIATOR, sb.addrs, k * ADDR_STRIDE);
       }
       this.relay(l.handle, n, l.back);
       if (n < rb.capacity) return;
     }
   }
 
-  private closeFlow(slot: number): void {
-    const h = this.flowHandle[slot] as number;
+  /** Closes flow f's socket and frees the flow. */
+  private closeFlow(f: number): void {
+    if (this.flowHandle[f] === -1) return;
+    this.closeSocket(f);
+    this.flows.free(f);
+  }
+
+  private closeSocket(f: number): void {
+    const h = this.flowHandle[f] as number;
     if (h < 0) return;
-    const l = this.flowListener[slot] as Listener;
-    l.flows.delete(this.flowPeerPort[slot] as number);
-    this.flowHandle[slot] = -1;
-    this.flowListener[slot] = undefined;
-    this.lru.remove(slot);
-    this.freeSlots[this.freeCount++] = slot;
+    this.flowHandle[f] = -1;
+    this.flowListener[f] = undefined;
     this.deps.sockets.unwatch(h);
     this.deps.sockets.close(h);
   }
 
-  /** Closes flows idle for longer than the timeout. */
-  sweep(now: number): void {
-    this.lru.sweep(now, this.opts.idleMs, (slot) => {
-      this.closeFlow(slot);
-      this.deps.counters.events.spliceFlowsAged++;
-    });
-  }
-
   /** Closes every flow and listener. */
   close(): void {
-    for (let s = 0; s < this.flowHandle.length; s++) this.closeFlow(s);
+    for (let f = 0; f < this.flowHandle.length; f++) this.closeFlow(f);
     for (const l of this.listeners) {
       this.deps.sockets.unwatch(l.handle);
       this.deps.sockets.close(l.handle);
     }
     this.listeners.length = 0;
   }
+}
+
+function sameAddr(addrs: Uint8Array, i: number, j: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (addrs[i * ADDR_STRIDE + k] !== addrs[j * ADDR_STRIDE + k]) return false;
+  return true;
 }

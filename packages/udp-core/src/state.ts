@@ -108,7 +108,7 @@ export class UdpState {
           evictMinIdleMs: settings.evictMinIdleMs,
           drainRounds: settings.drainRounds,
         },
-        { sockets: this.sockets, clock: this.clock, logger: this.log, counters: this.counters },
+        { sockets: this.sockets, clock: this.clock, logger: this.log, counters: this.counters, flows: this.flows },
       );
     }
   }
