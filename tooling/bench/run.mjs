@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { IMPLS, PATHS, PASST_PATHS, OURS_CLI, OURS_PASST_CLI, REPO, buildProbe, makeWorld, maxPayload, startImpl, tmp } from "./lib/impls.mjs";
 import { makePasstWorld, startPasst } from "./lib/passt.mjs";
-import { iperf, sockperf, manyFlows } from "./lib/measure.mjs";
+import { iperf, sockperf, manyFlows, pingLatency } from "./lib/measure.mjs";
 import { cleanup, installSignalHandlers, memFds, run as runCmd, sleep } from "./lib/proc.mjs";
 import { judge, markdown, stats, svg } from "./lib/report.mjs";
 import { summarise, profileMarkdown } from "./lib/profile.mjs";
@@ -93,6 +93,8 @@ function scenarios(o) {
   }
   for (const p of paths) out.push({ id: `pps-v4-${p}-64`, kind: "pps", path: p, fam: 4, len: 64, rate: "10G", title: `v4 ${ARROW[p]} 64 B pps` });
   for (const p of paths) out.push({ id: `lat-v4-${p}`, kind: "lat", path: p, fam: 4, title: `v4 ${ARROW[p]} RTT 64 B` });
+  // ICMP echo through the translators' ping sockets (ping -i 0.01, 56 B of data).
+  for (const fam of o.v6 ? [4, 6] : [4]) out.push({ id: `lat-icmp-v${fam}-ns-remote`, kind: "lat", tool: "ping", path: "ns-remote", fam, title: `v${fam} ${ARROW["ns-remote"]} ICMP echo RTT (ping)` });
   out.push({ id: "flows-v4-ns-remote", kind: "flows", path: "ns-remote", fam: 4, title: `v4 ns → remote, ${o.flows} source ports` });
   // passt: a guest namespace behind qemu 7.2 (lib/passt.mjs); IPv4, ours and C only.
   for (const p of Object.keys(PASST_PATHS)) {
@@ -113,6 +115,7 @@ function scenarios(o) {
 
 async function measure(s, inst, o) {
   if (s.kind === "tput" || s.kind === "pps") return iperf(inst, s.path, s.fam, { len: s.len, rate: s.rate, secs: o.duration });
+  if (s.kind === "lat" && s.tool === "ping") return pingLatency(inst, s.path, s.fam, { secs: o.duration });
   if (s.kind === "lat") return sockperf(inst, s.path, s.fam, { secs: o.duration });
   if (s.kind === "flows") return manyFlows(inst, s.path, s.fam, { flows: o.flows, secs: o.duration });
   throw new Error(s.kind);
@@ -123,7 +126,7 @@ function brief(s, r) {
   if (r.error) return `ERROR ${r.error.replace(/\s+/g, " ").slice(0, 160)}`;
   if (s.kind === "tput") return `${r.rxMbps.toFixed(0)} Mbit/s, loss ${r.lossPct.toFixed(1)} %, offered ${r.offeredMbps.toFixed(0)}, ${r.cpuSecPerGB == null ? "" : `${r.cpuSecPerGB.toFixed(1)} CPU s/GB`}`;
   if (s.kind === "pps") return `${r.rxKpps.toFixed(1)} kpps, loss ${r.lossPct.toFixed(1)} %`;
-  if (s.kind === "lat") return `p50 ${r.p50us} µs, p99 ${r.p99us} µs`;
+  if (s.kind === "lat") return `p50 ${r.p50us} µs, p99 ${r.p99us} µs${s.tool === "ping" ? `, ${r.observations}/${r.sent} replies` : ""}`;
   if (s.kind === "flows") return `${r.rxKpps.toFixed(1)} kpps, ${r.sources} sources, fds ${r.fds ?? "-"}, VmHWM ${r.hwmMiB == null ? "-" : r.hwmMiB.toFixed(1)} MiB`;
   return JSON.stringify(r);
 }
@@ -174,6 +177,7 @@ const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
 async function checkTools(o) {
   const missing = [];
   for (const t of ["iperf", "sockperf", "cc", "nsenter", "setpriv", "unshare", "ss", "ip"]) if (!(await runCmd(["sh", "-c", `command -v ${t}`])).ok) missing.push(t);
+  if (scenarios(o).some((s) => s.tool === "ping") && !(await runCmd(["sh", "-c", "command -v ping"])).ok) missing.push("ping (Debian package iputils-ping, for the lat-icmp scenarios)");
   if (o.impls.includes("c") && !fs.existsSync("/usr/bin/pasta")) missing.push("/usr/bin/pasta (Debian package passt)");
   if (o.impls.includes("slirp") && !(await runCmd(["sh", "-c", "command -v slirp4netns"])).ok) missing.push("slirp4netns");
   if (o.impls.includes("ours") && !fs.existsSync(OURS_CLI)) missing.push(`${OURS_CLI} (run pnpm build)`);

@@ -119,3 +119,33 @@ export async function manyFlows(inst, pathId, fam, { flows = 10_000, secs, len =
     await sink.stop(500);
   }
 }
+
+/**
+ * ICMP echo round trips: `ping -c N -i 0.01` from the path's client side to
+ * its target, N = 100 per second of --duration (200 at least), every reply's
+ * time= read for the median and the 99th percentile (µs). The translators
+ * answer the namespace's echoes through ping sockets in the world's host
+ * namespace, which therefore allows them (ping_group_range "0 2147483647",
+ * a per-namespace sysctl, as systemd sets on ordinary hosts); the limit
+ * pings from the host namespace itself. slirp4netns has no IPv6 here (n/a).
+ */
+export async function pingLatency(inst, pathId, fam, { secs }) {
+  const r = route(inst, pathId, fam, PORTS.sockperf);
+  if (!r) return null;
+  await run(inst.world.inHost(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]), 5000);
+  const n = Math.max(200, Math.round(secs * 100));
+  if (fam === 6 && inst.id !== "limit" && !inst.passt) await primeV6(inst);
+  const c = await run(r.client(["ping", `-${fam}`, "-n", "-c", String(n), "-i", "0.01", "-W", "1", "-w", String(Math.ceil(n * 0.01) + 10), "-s", "56", r.target]), (n * 0.01 + 20) * 1000);
+  const times = [...c.out.matchAll(/bytes from .*?time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+  const sum = c.out.match(/(\d+) packets transmitted, (\d+) received/);
+  if (times.length === 0) return { error: `ping: no reply (${(c.out + c.err).split("\n").filter((l) => l.trim()).slice(-3).join(" / ").slice(0, 300)})` };
+  const q = (p) => times[Math.min(times.length - 1, Math.max(0, Math.ceil(p * times.length) - 1))];
+  return {
+    p50us: Math.round(q(0.5)),
+    p99us: Math.round(q(0.99)),
+    avgUs: Math.round(times.reduce((a, b) => a + b, 0) / times.length),
+    observations: times.length,
+    sent: sum ? Number(sum[1]) : n,
+    lossPct: sum ? (100 * (Number(sum[1]) - Number(sum[2]))) / Number(sum[1]) : NaN,
+  };
+}
