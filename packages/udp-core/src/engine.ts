@@ -42,8 +42,8 @@ export interface UdpEngineStats {
   bindings: number;
   permanentSockets: number;
   spliceFlows: number;
-  /** UDP flows in the flow table. */
-  flows: number;
+  /** UDP flows in the flow table (tap side; splice flows are `spliceFlows`). */
+  udpFlows: number;
 }
 
 const PORTS = 65536;
@@ -127,7 +127,7 @@ export class UdpEngine {
       bindings: s.bindings.dynamicCount,
       permanentSockets: this.forwarding.permanentHandles.length,
       spliceFlows: s.splice?.flowCount ?? 0,
-      flows: s.flows.countOf(FlowType.Udp),
+      udpFlows: s.flows.countOf(FlowType.Udp),
     };
   }
 

@@ -65,7 +65,7 @@ export async function sockperf(inst, pathId, fam, { size = 64, secs }) {
   const server = startProc(r.server(["sockperf", "server", "-i", r.bind, "-p", String(r.port)]));
   try {
     await waitBound(r.server, server, r.port);
-    const c = await run(r.client(["sockperf", "ping-pong", "-i", r.target, "-p", String(r.port), "-t", String(secs), "-m", String(size), "--full-rtt"]), (secs + 20) * 1000);
+    const c = await run(r.client(["sockperf", "ping-pong", "-i", r.target, "-p", String(r.port), "-t", String(secs), "-m", String(size), "--full-rtt", ...(process.env.SOCKPERF_MPS ? ["--mps", process.env.SOCKPERF_MPS] : [])]), (secs + 20) * 1000);
     const text = c.out + c.err;
     const num = (re) => Number((text.match(re) ?? [])[1]);
     const p50 = num(/percentile 50\.000 =\s*([\d.]+)/);
@@ -135,7 +135,7 @@ export async function pingLatency(inst, pathId, fam, { secs }) {
   await run(inst.world.inHost(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]), 5000);
   const n = Math.max(200, Math.round(secs * 100));
   if (fam === 6 && inst.id !== "limit" && !inst.passt) await primeV6(inst);
-  const c = await run(r.client(["ping", `-${fam}`, "-n", "-c", String(n), "-i", "0.01", "-W", "1", "-w", String(Math.ceil(n * 0.01) + 10), "-s", "56", r.target]), (n * 0.01 + 20) * 1000);
+  const c = await run(r.client(["ping", `-${fam}`, "-n", "-c", String(n), "-i", process.env.PING_INTERVAL ?? "0.01", "-W", "1", "-w", String(Math.ceil(n * 0.01) + 10), "-s", "56", r.target]), (n * 0.01 + 20) * 1000);
   const times = [...c.out.matchAll(/bytes from .*?time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const sum = c.out.match(/(\d+) packets transmitted, (\d+) received/);
   if (times.length === 0) return { error: `ping: no reply (${(c.out + c.err).split("\n").filter((l) => l.trim()).slice(-3).join(" / ").slice(0, 300)})` };
