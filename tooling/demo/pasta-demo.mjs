@@ -1,6 +1,6 @@
 // The README's demo: our pasta gives a network namespace a network and
-// carries real UDP traffic both ways through it, v4 and v6, printing what
-// happened. It builds its own throwaway world (a "host" namespace where
+// carries real UDP traffic both ways through it, and pings (ICMP and ICMPv6
+// echo), v4 and v6, printing what happened. It builds its own throwaway world (a "host" namespace where
 // pasta runs as an unprivileged user, a "remote" namespace behind a veth
 // that plays the internet), and removes it at the end. Needs root to build
 // the namespaces; pasta itself runs rootless.
@@ -41,6 +41,8 @@ try {
     const v = addr.startsWith("[") ? 6 : 4;
     bg(["ip", "netns", "exec", ns, "socat", "-b", "70000", `UDP${v}-LISTEN:${port},bind=${addr},fork,reuseaddr${v === 6 ? ",ipv6only=1" : ""}`, "PIPE"]);
   }
+  // pasta answers pings through ping sockets: the host must admit its group, as systemd's default does.
+  sh(["ip", "netns", "exec", world.host.name, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
   const marker = join(dir, "netns");
   const pasta = bg([
     "ip", "netns", "exec", world.host.name,
@@ -103,10 +105,29 @@ try {
   const gotBig = echo(inNs, 4, REMOTE4, 7001, big);
   console.log(`  ${gotBig === big ? "ok  " : "FAIL"} IPv4 a 60000-byte datagram to the remote host and back`);
   if (gotBig !== big) failures++;
+  console.log("\nping from the namespace (ICMP and ICMPv6 echo through ping sockets on the host):");
+  for (const [name, v, addr] of [
+    ["the remote host", 4, REMOTE4],
+    ["the remote host", 6, REMOTE6],
+    ["the gateway (answered by the host's loopback)", 4, GW4],
+    ["the gateway (answered by the host's loopback)", 6, GW6],
+  ]) {
+    let out = "";
+    try {
+      out = sh([...inNs, "ping", `-${v}`, "-n", "-c", "2", "-i", "0.2", "-W", "2", addr]);
+    } catch (e) {
+      out = String(e.stdout ?? "");
+    }
+    const m = out.match(/(\d+) received/);
+    const ok = m !== null && Number(m[1]) === 2;
+    if (!ok) failures++;
+    const rtt = out.match(/= [\d.]+\/([\d.]+)\//);
+    console.log(`  ${ok ? "ok  " : "FAIL"} IPv${v} ${`ping ${name}`.padEnd(52)} ${ok ? `2/2 replies, avg ${rtt ? rtt[1] : "?"} ms` : out.trim().split("\n").pop()}`);
+  }
   await sleep(200);
   const frames = sh(["tshark", "-r", join(dir, "demo.pcap"), "-q", "-z", "io,stat,0,udp"]).match(/\|\s+(\d+)\s+\|/);
   console.log(`\n--pcap captured the tap's traffic: ${frames ? frames[1] : "?"} UDP frames (read back with tshark)`);
-  console.log(failures === 0 ? "\nAll exchanges went through." : `\n${failures} exchange(s) failed.`);
+  console.log(failures === 0 ? "\nAll exchanges and pings went through." : `\n${failures} exchange(s) failed.`);
 } catch (e) {
   console.error(`demo failed: ${e.message}`);
   failures++;

@@ -90,6 +90,17 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     cleanups.push(() => sockets.closeAll());
     const sink = new QemuSink();
     warnUnsupported(o, log);
+    // --fd: no listening socket, one connection, and passt ends with it.
+    // Checked before anything starts, so that a wrong descriptor is the only line.
+    const adopted = o.fd;
+    const oneOff = o.oneOff || adopted !== undefined;
+    if (adopted !== undefined) {
+      try {
+        adoptStreamSocket(adopted);
+      } catch (e) {
+        return fail(`--fd ${adopted}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: false });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
@@ -102,16 +113,6 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     let guest: QemuConnection | undefined;
     let served = 0;
     let stopping = false;
-    // --fd: no listening socket, one connection, and passt ends with it.
-    const adopted = o.fd;
-    const oneOff = o.oneOff || adopted !== undefined;
-    if (adopted !== undefined) {
-      try {
-        adoptStreamSocket(adopted);
-      } catch (e) {
-        return fail(`--fd ${adopted}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
     const listening = adopted === undefined ? listenForQemu(o.socket) : undefined;
     if (listening) {
       cleanups.push(() => {

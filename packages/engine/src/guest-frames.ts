@@ -9,7 +9,7 @@
  * checksum, extension headers walked, fragments recognised) into one
  * reusable record of offsets. Then it goes to exactly one place:
  *
- *   ARP                               the responders
+ *   ARP (also VLAN-tagged)            the responders
  *   UDP to port 67 (v4) / 547 (v6)    the responders (DHCP, DHCPv6)
  *   ICMPv6 router/neighbour messages  the responders (NDP)
  *   other UDP                         udp-core, queued and sent as a burst
@@ -17,12 +17,12 @@
  *   TCP                               counted until the TCP layer exists
  *   anything else                     counted by its reason
  *
- * Every frame is counted exactly once: delivered to a handler, or dropped
- * as `malformed`, `unknownEtherType`, `unknownProtocol`, `fragment`
+ * Every frame is counted exactly once: delivered to a transport, answered
+ * or ignored by a responder, or dropped as `malformed`, `unknownEtherType`, `unknownProtocol`, `fragment`
  * (passt does not reassemble), `notForUs` (ARP and DHCP the responders
- * passed over) or `tcp`. The transports receive the parsed record and
- * read only their own header; the responders, which handle a few frames a
- * minute, keep their own complete views.
+ * passed over) or `tcp`. The transports and the responders receive the
+ * parsed record and read only their own headers: nothing after this reads
+ * an IP header again.
  *
  * The guest's MAC is learnt from the same parse, but only from a frame
  * whose headers hang together (an IP header that passed, or an ARP packet
@@ -54,8 +54,8 @@ export interface DropCounters {
 
 /** Where the dispatcher sends each kind of frame. */
 export interface FrameTargets {
-  /** A frame for the responders; returns how they took it. */
-  responders(slab: Uint8Array, at: number, len: number): "answered" | "consumed" | "malformed" | "pass";
+  /** A frame for the responders, with its parse; returns how they took it. */
+  responders(slab: Uint8Array, at: number, len: number, h: FrameHeaders): "answered" | "consumed" | "malformed" | "pass";
   udp(slab: Uint8Array, h: FrameHeaders): void;
   icmp(slab: Uint8Array, h: FrameHeaders): void;
   /** After the last frame of a batch: send what was queued. */
@@ -67,6 +67,8 @@ export interface FrameTargets {
 export interface DispatchCounters {
   framesIn: number;
   answered: number;
+  /** Taken by a responder without an answer (a gratuitous ARP, duplicate address detection...). */
+  ignored: number;
   malformed: number;
   dropped: DropCounters;
 }
@@ -79,6 +81,7 @@ export class GuestFrames {
   readonly counters: DispatchCounters = {
     framesIn: 0,
     answered: 0,
+    ignored: 0,
     malformed: 0,
     dropped: { unknownEtherType: 0, unknownProtocol: 0, fragment: 0, notForUs: 0, tcp: 0 },
   };
@@ -101,7 +104,8 @@ export class GuestFrames {
         c.malformed++;
         return;
       case FrameClass.UnknownEtherType:
-        c.dropped.unknownEtherType++;
+        // A VLAN-tagged ARP request is still the responders' to answer.
+        this.respond(slab, at, len, true);
         return;
       case FrameClass.Arp:
         if (arpSenderIsSource(slab, at, len)) this.to.learnMac(slab, at + EthHdr.SRC);
@@ -149,12 +153,15 @@ export class GuestFrames {
     }
   }
 
-  private respond(slab: Uint8Array, at: number, len: number): void {
+  /** Offers a frame to the responders and counts how they took it; `unknown`: a pass means an EtherType nobody handles. */
+  private respond(slab: Uint8Array, at: number, len: number, unknown = false): void {
     const c = this.counters;
-    const r = this.to.responders(slab, at, len);
+    const r = this.to.responders(slab, at, len, this.h);
     if (r === "answered") c.answered++;
     else if (r === "malformed") c.malformed++;
-    else if (r === "pass") c.dropped.notForUs++;
+    else if (r === "consumed") c.ignored++;
+    else if (unknown) c.dropped.unknownEtherType++;
+    else c.dropped.notForUs++;
   }
 }
 

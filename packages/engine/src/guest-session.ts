@@ -15,7 +15,7 @@
  */
 import { AddressMap, FlowTable, PortForwards, systemClock, type FrameSink, type Logger, type TimerHandle } from "@x/flow";
 import { UdpEngine, type UdpCounters, type UdpEngineStats } from "@x/udp-core";
-import { respond, type LinkConfig } from "./responders/index.js";
+import { respondParsed, type LinkConfig } from "./responders/index.js";
 import type { NetConfig } from "./net-config.js";
 import type { PortSpec } from "@x/flow";
 import type { PcapFile } from "./pcap-file.js";
@@ -59,6 +59,8 @@ export interface SessionCounters {
   gsoSends: number;
   framesIn: number;
   answered: number;
+  /** Taken by a responder without an answer. */
+  ignored: number;
   malformed: number;
   /** Frames from the guest no transport or responder took, by reason. */
   dropped: DropCounters;
@@ -168,7 +170,7 @@ export class GuestSession {
     const udp = this.udp;
     const icmp = this.icmp;
     this.frames = new GuestFrames({
-      responders: (slab, at, len) => respond(slab.subarray(at, at + len), this.link, this.reply),
+      responders: (slab, at, len, h) => respondParsed(slab, at, len, h, this.link, this.reply),
       udp: (slab, h) => udp.queueParsed(slab, h),
       icmp: (slab, h) => icmp.fromGuest(slab, h),
       flush: () => udp.flushGuest(),
@@ -226,6 +228,7 @@ export class GuestSession {
     return {
       framesIn: f.framesIn,
       answered: f.answered,
+      ignored: f.ignored,
       malformed: f.malformed,
       dropped: f.dropped,
       udp: this.udp.counters,

@@ -121,6 +121,13 @@ export function describeConfig(cfg: NetConfig): string {
 export function countersOnSignal(session: GuestSession, log: Log, cleanups: Cleanups): void {
   const onUsr1 = (): void => {
     log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.stats() })}`);
+    // With -d, every live flow too (at most the first 1000), one line each.
+    if (log.enabled("debug")) {
+      for (const f of session.flows.list(performance.now()).slice(0, 1000)) {
+        const [a, b] = f.sides;
+        log.debug(`flow ${f.flow} ${f.type} idle ${Math.round(f.idleMs / 1000)} s: ${a.pif} ${a.endpoint} -> ${a.ours} | ${b.pif} ${b.ours} -> ${b.endpoint}`);
+      }
+    }
   };
   process.on("SIGUSR1", onUsr1);
   cleanups.push(() => process.off("SIGUSR1", onUsr1));

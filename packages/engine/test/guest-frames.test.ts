@@ -31,10 +31,11 @@ function dispatcher(respond: ReturnType<FrameTargets["responders"]> = "answered"
   return { d, seen, send };
 }
 
+/** Every way a frame can be counted: each frame must land in exactly one. */
 function total(d: GuestFrames, seen: Seen): number {
   const c = d.counters;
   const dr = c.dropped;
-  return seen.udp + seen.icmp + seen.responders + c.malformed + dr.unknownEtherType + dr.unknownProtocol + dr.fragment + dr.tcp;
+  return seen.udp + seen.icmp + c.answered + c.ignored + c.malformed + dr.unknownEtherType + dr.unknownProtocol + dr.fragment + dr.notForUs + dr.tcp;
 }
 
 describe("GuestFrames: one parse, one destination per frame", () => {
@@ -86,6 +87,13 @@ describe("GuestFrames: one parse, one destination per frame", () => {
     expect(seen.macs).toBe(1);
   });
 
+  it("counts a responder's silent take as ignored", () => {
+    const { d, seen, send } = dispatcher("consumed");
+    send(arpFrame(), udpFrame("0.0.0.0", 68, "255.255.255.255", 67));
+    expect(d.counters.ignored).toBe(2);
+    expect(total(d, seen)).toBe(2);
+  });
+
   it("never throws, and counts every frame exactly once, for random and mutated frames", () => {
     const valid = [
       udpFrame("198.51.100.2", 40000, "203.0.113.7", 53),
@@ -109,8 +117,9 @@ describe("GuestFrames: one parse, one destination per frame", () => {
           ),
           { minLength: 1, maxLength: 30 },
         ),
-        (frames) => {
-          const { d, seen, send } = dispatcher("pass");
+        fc.constantFrom("pass", "answered", "consumed", "malformed") as fc.Arbitrary<ReturnType<FrameTargets["responders"]>>,
+        (frames, answer) => {
+          const { d, seen, send } = dispatcher(answer);
           send(...frames);
           expect(d.counters.framesIn).toBe(frames.length);
           expect(total(d, seen)).toBe(frames.length);

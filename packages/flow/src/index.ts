@@ -53,3 +53,4 @@ export { fold, L4_AT, linkHeaderLength, PREFIX_ROOM, pseudoHeaderSum, writeIpFra
 export { QemuStreamSink, type QemuStreamOptions, type StreamStats, type StreamWriter } from './qemu-stream-writer.js';
 export { mergePortSpecs, parsePortSpec, PortSpecError, type PortSpec } from './forward-spec.js';
 export { QemuStreamReader, type QemuStreamReaderOptions, type StreamFramesHandler } from './qemu-stream-reader.js';
+export { TapSink, VNET_HDR_LEN, type TapWriter } from './tap-sink.js';

@@ -50,10 +50,10 @@ import {
   type Dhcpv6Repr,
   type Dhcpv6Status,
   type EthernetRepr,
-  type Ipv6Repr,
 } from '@x/l2';
 import type { Ipv6LinkConfig, LinkConfig } from './config.js';
 import { ipv6UdpFrame, replyLink } from './frame.js';
+import type { Ipv6Fields } from './ndp.js';
 import { fromParseError, ignored, replied, replyFailed, type Outcome } from './result.js';
 
 const INFINITE = 0xffffffff;
@@ -171,7 +171,7 @@ function appendPreference(into: Uint8Array, at: number): number {
  */
 export function respondDhcpv6(
   eth: EthernetRepr,
-  ip: Ipv6Repr,
+  ip: Ipv6Fields,
   payload: Uint8Array,
   cfg: LinkConfig,
   out: (reply: Uint8Array) => void

@@ -146,6 +146,9 @@ export function routerAdvertFrame(cfg: LinkConfig): Uint8Array | null | WireErro
   return ndpFrame(link, v6, dst, routerAdvert(cfg, v6));
 }
 
+/** What the IPv6 responders read of a packet: views into the frame, from the dispatcher's one parse. */
+export type Ipv6Fields = Pick<Ipv6Repr, 'src' | 'dst' | 'hopLimit' | 'payload'>;
+
 /**
  * Answers one NDP message.
  * @param eth the frame it came in (for the guest's MAC and VLAN)
@@ -155,7 +158,7 @@ export function routerAdvertFrame(cfg: LinkConfig): Uint8Array | null | WireErro
  */
 export function respondNdp(
   eth: EthernetRepr,
-  ip: Ipv6Repr,
+  ip: Ipv6Fields,
   cfg: LinkConfig,
   out: (reply: Uint8Array) => void
 ): Outcome {
