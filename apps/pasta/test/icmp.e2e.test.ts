@@ -62,6 +62,31 @@ async function setup(side: Side, what: string, fn: () => Promise<PastaRun>): Pro
   }
 }
 
+/**
+ * A world with a pasta of `side` started with `args`, for the describe
+ * block that calls it: made before its tests (the host namespace admitting
+ * ping sockets), stopped and removed after them, even on failure.
+ */
+function pastaWorld(side: Side, name: string, what: string, args: string[], o: { waitV6?: boolean; settleMs?: number }): { world: World; p: PastaRun } {
+  const s = {} as { world: World; p: PastaRun };
+  beforeAll(async () => {
+    ensureTunOpen();
+    s.world = new World(name);
+    allowPingSockets(s.world.host);
+    s.p = await setup(side, what, async () => {
+      const started = await startPasta(s.world, side.impl, args);
+      if (o.waitV6) await waitV6(started);
+      return started;
+    });
+    if (o.settleMs) await settle(o.settleMs);
+  }, 60_000);
+  afterAll(async () => {
+    await s.p?.stop();
+    s.world?.remove();
+  });
+  return s;
+}
+
 /** Waits for the namespace's global IPv6 address to pass duplicate address detection. */
 async function waitV6(p: PastaRun): Promise<void> {
   await until(() => nsShSync(p.nsPid, ["ip", "-6", "-o", "addr", "show", "scope", "global", "-tentative"]).includes(HOST6), 10_000, "the namespace's IPv6 address past DAD");
@@ -102,36 +127,18 @@ async function pingChecked(world: World, p: PastaRun, family: 4 | 6, target: str
 }
 
 describe.runIf(isRoot()).each(sides)("pasta ($label): ICMP echo", (side) => {
-  let world: World;
-  let p: PastaRun;
-
-  beforeAll(async () => {
-    ensureTunOpen();
-    world = new World(side.ours ? "pio" : "pic");
-    allowPingSockets(world.host);
-    p = await setup(side, "pasta", async () => {
-      const started = await startPasta(world, side.impl, PASTA_ARGS);
-      await waitV6(started);
-      return started;
-    });
-    await settle(200);
-  }, 60_000);
-
-  afterAll(async () => {
-    await p?.stop();
-    world?.remove();
-  });
+  const s = pastaWorld(side, side.ours ? "pio" : "pic", "pasta", PASTA_ARGS, { waitV6: true, settleMs: 200 });
 
   for (const [family, remote, gw, lo] of [
     [4, REMOTE4, GW4, "127.0.0.1"],
     [6, REMOTE6, GW6, "::1"],
   ] as const) {
     it(`v${family}: ping -c 3 to the remote ${remote} gets 3 replies in order`, async () => {
-      await scenario(side, `v${family} ping -c 3 namespace -> remote ${remote}`, () => pingChecked(world, p, family, remote, "remote", side), true);
+      await scenario(side, `v${family} ping -c 3 namespace -> remote ${remote}`, () => pingChecked(s.world, s.p, family, remote, "remote", side), true);
     }, 30_000);
 
     it(`v${family}: ping -c 3 to the gateway ${gw} is answered by the host's loopback ${lo}`, async () => {
-      await scenario(side, `v${family} ping -c 3 namespace -> gateway ${gw} -> host ${lo}`, () => pingChecked(world, p, family, gw, "host", side), true);
+      await scenario(side, `v${family} ping -c 3 namespace -> gateway ${gw} -> host ${lo}`, () => pingChecked(s.world, s.p, family, gw, "host", side), true);
     }, 30_000);
   }
 
@@ -140,25 +147,25 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): ICMP echo", (side) => {
       side,
       "malformed ICMP storm (bad checksums, truncated, timestamp requests, echo replies), then ping",
       async () => {
-        const netPid = side.ours ? networkPid(p) : (p.pasta.child.pid as number);
-        const c0 = side.ours ? await readCounters(p.pasta, netPid) : undefined;
+        const netPid = side.ours ? networkPid(s.p) : (s.p.pasta.child.pid as number);
+        const c0 = side.ours ? await readCounters(s.p.pasta, netPid) : undefined;
         const fds0 = fdCount(netPid);
-        const drops0 = txDropped(p);
-        const far0 = kernelEchoes(world.remote, 4).inEchos + kernelEchoes(world.remote, 6).inEchos;
-        const r = await run(inNs(p.nsPid, [PY, "-c", STORM, "eth0", "9a:55:9a:55:9a:55", HOST4, REMOTE4, HOST6, REMOTE6]), 120_000);
+        const drops0 = txDropped(s.p);
+        const far0 = kernelEchoes(s.world.remote, 4).inEchos + kernelEchoes(s.world.remote, 6).inEchos;
+        const r = await run(inNs(s.p.nsPid, [PY, "-c", STORM, "eth0", "9a:55:9a:55:9a:55", HOST4, REMOTE4, HOST6, REMOTE6]), 120_000);
         const line = r.out.trim().split("\n").pop() ?? "";
         if (!line.startsWith("{")) throw new Error(`storm failed: ${r.out.trim().slice(-300)}`);
         const sent = JSON.parse(line) as { malformed: number; notEcho: number; total: number };
         await settle(500);
-        if (p.pasta.child.exitCode !== null || p.pasta.child.signalCode !== null) throw new Error(`pasta exited: ${p.pasta.child.exitCode ?? p.pasta.child.signalCode}`);
-        const lost = txDropped(p) - drops0;
-        const far = kernelEchoes(world.remote, 4).inEchos + kernelEchoes(world.remote, 6).inEchos - far0;
+        if (s.p.pasta.child.exitCode !== null || s.p.pasta.child.signalCode !== null) throw new Error(`pasta exited: ${s.p.pasta.child.exitCode ?? s.p.pasta.child.signalCode}`);
+        const lost = txDropped(s.p) - drops0;
+        const far = kernelEchoes(s.world.remote, 4).inEchos + kernelEchoes(s.world.remote, 6).inEchos - far0;
         // None of these frames is an echo request worth sending on.
         if (side.ours && far !== 0) throw new Error(`the remote received ${far} echo requests from the storm`);
         const fds1 = fdCount(netPid);
         let counted = "";
         if (c0) {
-          const c1 = await readCounters(p.pasta, netPid);
+          const c1 = await readCounters(s.p.pasta, netPid);
           const d = deltas(c0, c1);
           const mal = d["icmp.malformed"] ?? 0;
           const ne = d["icmp.notEcho"] ?? 0;
@@ -167,8 +174,8 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): ICMP echo", (side) => {
           if (mal < sent.malformed - lost || mal > sent.malformed + 50) throw new Error(`icmp.malformed grew by ${mal}, sent ${sent.malformed} (tap dropped ${lost})${counted}`);
           if (ne < sent.notEcho - lost || ne > sent.notEcho + 50) throw new Error(`icmp.notEcho grew by ${ne}, sent ${sent.notEcho} (tap dropped ${lost})${counted}`);
         }
-        const after4 = await pingChecked(world, p, 4, REMOTE4, "remote");
-        const after6 = await pingChecked(world, p, 6, REMOTE6, "remote");
+        const after4 = await pingChecked(s.world, s.p, 4, REMOTE4, "remote");
+        const after6 = await pingChecked(s.world, s.p, 6, REMOTE6, "remote");
         // Ours drops what it counts as malformed without opening a socket. The
         // C pasta checks no ICMP checksum: it opens a ping socket for every
         // bad-checksum echo request's identifier (the kernel sends it with a
@@ -189,32 +196,15 @@ function txDropped(p: PastaRun): number {
 }
 
 describe.runIf(isRoot()).each(sides)("pasta ($label): 1,000 echo identifiers in one burst", (side) => {
-  let world: World;
-  let p: PastaRun;
-
-  beforeAll(async () => {
-    ensureTunOpen();
-    world = new World(side.ours ? "pbo" : "pbc");
-    allowPingSockets(world.host);
-    // The C pasta has no --max-flows (its flow table is fixed at build time).
-    p = await setup(side, `pasta for the burst (ours with --max-flows ${CAP})`, async () => {
-      const started = await startPasta(world, side.impl, [...PASTA_ARGS, ...(side.ours ? ["--max-flows", String(CAP)] : [])]);
-      return started;
-    });
-    await settle(300);
-  }, 60_000);
-
-  afterAll(async () => {
-    await p?.stop();
-    world?.remove();
-  });
+  // The C pasta has no --max-flows (its flow table is fixed at build time).
+  const s = pastaWorld(side, side.ours ? "pbo" : "pbc", `pasta for the burst (ours with --max-flows ${CAP})`, [...PASTA_ARGS, ...(side.ours ? ["--max-flows", String(CAP)] : [])], { settleMs: 300 });
 
   it(`${side.ours ? `--max-flows ${CAP}: evicts the oldest idle flows, ` : ""}descriptors bounded, ping still works`, async () => {
     await scenario(side, `${BURST_IDS} distinct echo identifiers in one burst (ours with --max-flows ${CAP}), then ping`, async () => {
-      const netPid = side.ours ? networkPid(p) : (p.pasta.child.pid as number);
+      const netPid = side.ours ? networkPid(s.p) : (s.p.pasta.child.pid as number);
       const fds0 = fdCount(netPid);
-      const c0 = side.ours ? await readCounters(p.pasta, netPid) : undefined;
-      const r = await run(inNs(p.nsPid, [PY, "-c", BURST, REMOTE4, String(BURST_IDS), "20000"]), 60_000);
+      const c0 = side.ours ? await readCounters(s.p.pasta, netPid) : undefined;
+      const r = await run(inNs(s.p.nsPid, [PY, "-c", BURST, REMOTE4, String(BURST_IDS), "20000"]), 60_000);
       const line = r.out.trim().split("\n").pop() ?? "";
       if (!line.startsWith("{")) throw new Error(`burst failed: ${r.out.trim().slice(-300)}`);
       const b = JSON.parse(line) as { sent: number; replies: number; badSeq: number; sendSeconds: number };
@@ -223,7 +213,7 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): 1,000 echo identifiers in 
       let note = `${b.replies}/${b.sent} identifiers answered in ${b.sendSeconds} s of sending, ${b.badSeq} with a wrong sequence; fds ${fds0} -> ${fds1}`;
       if (b.badSeq !== 0) throw new Error(`replies with the wrong sequence number: ${note}`);
       if (c0) {
-        const c1 = await readCounters(p.pasta, netPid);
+        const c1 = await readCounters(s.p.pasta, netPid);
         const d = deltas(c0, c1);
         const evicted = d["icmp.flowsEvicted"] ?? 0;
         const live = num(c1, "live.icmpFlows");
@@ -235,65 +225,31 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): 1,000 echo identifiers in 
         // Nearly every request is answered before its flow can be evicted.
         if (b.replies < BURST_IDS * 0.9) throw new Error(`too few replies: ${note}`);
         // One log line says so (rate-limited): it names the cap and the eviction.
-        const logged = p.pasta.err().split("\n").find((l) => !l.includes("counters {") && /evict/i.test(l) && l.includes(String(CAP)));
+        const logged = s.p.pasta.err().split("\n").find((l) => !l.includes("counters {") && /evict/i.test(l) && l.includes(String(CAP)));
         note += `; logged: ${JSON.stringify(logged?.trim().slice(0, 160) ?? "nothing")}`;
         if (!logged) throw new Error(`no log line about the eviction at the cap: ${note}`);
       }
-      const after = await pingChecked(world, p, 4, REMOTE4, "remote");
+      const after = await pingChecked(s.world, s.p, 4, REMOTE4, "remote");
       return `${note}; then ${after.split(";")[0]}`;
     }, true);
   }, 120_000);
 });
 
 describe.runIf(isRoot()).each(sides)("pasta ($label) --no-map-gw", (side) => {
-  let world: World;
-  let p: PastaRun;
-
-  beforeAll(async () => {
-    ensureTunOpen();
-    world = new World(side.ours ? "pgo" : "pgc");
-    allowPingSockets(world.host);
-    p = await setup(side, "pasta --no-map-gw", async () => {
-      const started = await startPasta(world, side.impl, [...PASTA_ARGS, "--no-map-gw"]);
-      await waitV6(started);
-      return started;
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await p?.stop();
-    world?.remove();
-  });
+  const s = pastaWorld(side, side.ours ? "pgo" : "pgc", "pasta --no-map-gw", [...PASTA_ARGS, "--no-map-gw"], { waitV6: true });
 
   for (const [family, gw] of [
     [4, GW4],
     [6, GW6],
   ] as const) {
     it(`v${family}: ping -c 3 to the gateway ${gw} reaches the real gateway (the remote namespace)`, async () => {
-      await scenario(side, `v${family} --no-map-gw: ping -c 3 gateway ${gw} answered by the real gateway`, () => pingChecked(world, p, family, gw, "remote", side), true);
+      await scenario(side, `v${family} --no-map-gw: ping -c 3 gateway ${gw} answered by the real gateway`, () => pingChecked(s.world, s.p, family, gw, "remote", side), true);
     }, 30_000);
   }
 });
 
 describe.runIf(isRoot()).each(sides)("pasta ($label) --no-icmp", (side) => {
-  let world: World;
-  let p: PastaRun;
-
-  beforeAll(async () => {
-    ensureTunOpen();
-    world = new World(side.ours ? "pno" : "pnc");
-    allowPingSockets(world.host);
-    p = await setup(side, "pasta --no-icmp", async () => {
-      const started = await startPasta(world, side.impl, [...PASTA_ARGS, "--no-icmp"]);
-      await waitV6(started);
-      return started;
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await p?.stop();
-    world?.remove();
-  });
+  const s = pastaWorld(side, side.ours ? "pno" : "pnc", "pasta --no-icmp", [...PASTA_ARGS, "--no-icmp"], { waitV6: true });
 
   for (const [family, remote] of [
     [4, REMOTE4],
@@ -301,21 +257,21 @@ describe.runIf(isRoot()).each(sides)("pasta ($label) --no-icmp", (side) => {
   ] as const) {
     it(`v${family}: echo requests get no reply and are counted as dropped`, async () => {
       await scenario(side, `v${family} --no-icmp: ping -c 3 ${remote} unanswered (ours: and counted)`, async () => {
-        const k0 = kernelEchoes(world.remote, family);
+        const k0 = kernelEchoes(s.world.remote, family);
         if (!side.ours) {
-          const r = await ping(p, family, remote);
-          const reached = kernelEchoes(world.remote, family).inEchos - k0.inEchos;
+          const r = await ping(s.p, family, remote);
+          const reached = kernelEchoes(s.world.remote, family).inEchos - k0.inEchos;
           const note = `${r.received}/${r.transmitted} replies, remote saw ${reached}`;
           if (r.transmitted !== 3 || r.received !== 0 || reached !== 0) throw new Error(`echoes went through: ${note}`);
           return note;
         }
-        const netPid = networkPid(p);
-        const c0 = await readCounters(p.pasta, netPid);
-        const r = await ping(p, family, remote);
+        const netPid = networkPid(s.p);
+        const c0 = await readCounters(s.p.pasta, netPid);
+        const r = await ping(s.p, family, remote);
         await settle(200);
-        const c1 = await readCounters(p.pasta, netPid);
+        const c1 = await readCounters(s.p.pasta, netPid);
         const d = deltas(c0, c1);
-        const reached = kernelEchoes(world.remote, family).inEchos - k0.inEchos;
+        const reached = kernelEchoes(s.world.remote, family).inEchos - k0.inEchos;
         const note = `${r.received}/${r.transmitted} replies, remote saw ${reached}; counters changed: ${JSON.stringify(d)}`;
         if (r.transmitted !== 3 || r.received !== 0 || reached !== 0) throw new Error(`echoes went through: ${note}`);
         if ((d["icmp.replies"] ?? 0) !== 0 || (d["icmp.flowsOpened"] ?? 0) !== 0) throw new Error(`an ICMP flow was opened: ${note}`);
