@@ -2,7 +2,7 @@
  * pasta's life cycle and command line: exit statuses, errors before
  * anything starts, a port already in use, joining an existing namespace by
  * PID (detached, with a pid file, stopped by SIGTERM) or by --netns name,
- * and --no-map-gw.
+ * --dns-forward, --map-guest-addr and --no-map-gw.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -116,6 +116,33 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     } finally {
       ns.remove();
       spawnSync("pkill", ["-f", `--netns ${ns.name}`]);
+    }
+  });
+
+  it("with --dns-forward sends DNS for the forward address to the --dns-host resolver, and the answer comes from the forward address", async () => {
+    const resolver = echoServer(inNetns(world.remote.name, []), 4, REMOTE4, 53);
+    const p = await startPasta(world, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "--dns-forward", "169.254.1.1", "--dns-host", REMOTE4]);
+    try {
+      await settle(300);
+      // socat's connected socket takes the answer only from 169.254.1.1:53.
+      const ex = await exchange(inNs(p.nsPid, []), p.dir, 4, "169.254.1.1", 53, 100);
+      expect(ex.detail).toBe("SAME");
+    } finally {
+      resolver.kill("SIGKILL");
+      await p.stop();
+    }
+  });
+
+  it("with --map-guest-addr reaches the host's own address, which the namespace's own address shadows", async () => {
+    const onHost = echoServer(inNetns(world.host.name, []), 4, HOST4, 7106);
+    const p = await startPasta(world, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "--map-guest-addr", "169.254.1.2"]);
+    try {
+      await settle(300);
+      const ex = await exchange(inNs(p.nsPid, []), p.dir, 4, "169.254.1.2", 7106, 100);
+      expect(ex.detail).toBe("SAME");
+    } finally {
+      onHost.kill("SIGKILL");
+      await p.stop();
     }
   });
 

@@ -13,7 +13,7 @@
  * responders' rare replies. With --pcap every frame in both directions is
  * also written to the capture.
  */
-import { AddressMap, FlowTable, PortForwards, systemClock, type FrameSink, type Logger, type TimerHandle } from "@x/flow";
+import { AddressMap, FlowTable, PortForwards, systemClock, type FrameSink, type GatewayConfig, type Logger, type TimerHandle } from "@x/flow";
 import { UdpEngine, type UdpCounters, type UdpEngineStats } from "@x/udp-core";
 import { respondParsed, type LinkConfig } from "./responders/index.js";
 import type { NetConfig } from "./net-config.js";
@@ -123,7 +123,7 @@ export class GuestSession {
     const logger: Logger = { debug: (m) => o.log.debug(m), info: (m) => o.log.info(m), warn: (m) => o.log.warn(m) };
     const idleTimeoutMs = o.idleTimeoutMs ?? 180_000;
     this.flows = new FlowTable({ capacity: o.maxFlows ?? 16384, logger });
-    const gateway = {
+    const gateway: GatewayConfig = {
       mapGw: c.mapGw,
       gateway4: c.v4?.gateway,
       gateway6: c.v6?.gateway,
@@ -131,6 +131,14 @@ export class GuestSession {
       hostAddress6: c.template.addr6?.address,
       guestAddress4: c.v4?.address,
       guestAddress6: c.v6?.address,
+      ...(c.v4?.mapHostLoopback !== undefined ? { mapHostLoopback4: c.v4.mapHostLoopback } : {}),
+      ...(c.v6?.mapHostLoopback !== undefined ? { mapHostLoopback6: c.v6.mapHostLoopback } : {}),
+      ...(c.v4?.mapGuestAddr ? { mapGuestAddr4: c.v4.mapGuestAddr } : {}),
+      ...(c.v6?.mapGuestAddr ? { mapGuestAddr6: c.v6.mapGuestAddr } : {}),
+      ...(c.v4?.dnsForward ? { dnsForward4: c.v4.dnsForward } : {}),
+      ...(c.v6?.dnsForward ? { dnsForward6: c.v6.dnsForward } : {}),
+      ...(c.v4?.dnsHost ? { dnsHost4: c.v4.dnsHost } : {}),
+      ...(c.v6?.dnsHost ? { dnsHost6: c.v6.dnsHost } : {}),
     };
     const nat = new AddressMap(gateway, idleTimeoutMs);
     this.udp = new UdpEngine(

@@ -28,14 +28,25 @@ export interface HostTemplate {
   gw6?: Uint8Array;
 }
 
-export interface Family4 {
+/** The address translations of one family beyond the gateway (see @x/flow's AddressMap). */
+export interface FamilyMaps {
+  /** --map-host-loopback (null: none; absent: the gateway, unless --no-map-gw). */
+  mapHostLoopback?: Uint8Array | null;
+  /** --map-guest-addr: reaches the host's own address. */
+  mapGuestAddr?: Uint8Array;
+  /** --dns-forward and the resolver it reaches (--dns-host, else the host's first nameserver). */
+  dnsForward?: Uint8Array;
+  dnsHost?: Uint8Array;
+}
+
+export interface Family4 extends FamilyMaps {
   address: Uint8Array;
   prefixLen: number;
   gateway: Uint8Array;
   dns: Uint8Array[];
 }
 
-export interface Family6 {
+export interface Family6 extends FamilyMaps {
   address: Uint8Array;
   prefixLen: number;
   gateway: Uint8Array;
@@ -126,11 +137,27 @@ export function buildNetConfig(o: Options, t: HostTemplate, resolv: Resolv = rea
     }
     return out;
   };
+  /** The translations of one family, and the resolvers DHCP, DHCPv6 and NDP advertise for it. */
+  const mapsFor = (len: 4 | 16, gw: Uint8Array): { maps: FamilyMaps; dns: Uint8Array[] } => {
+    const v4 = len === 4;
+    const maps: FamilyMaps = {};
+    const mhl = v4 ? o.mapHostLoopback4 : o.mapHostLoopback6;
+    if (mhl !== undefined) maps.mapHostLoopback = mhl;
+    const mga = v4 ? o.mapGuestAddr4 : o.mapGuestAddr6;
+    if (mga) maps.mapGuestAddr = mga;
+    const fwd = v4 ? o.dnsForward4 : o.dnsForward6;
+    const host = (v4 ? o.dnsHost4 : o.dnsHost6) ?? resolv.nameservers.find((n) => n.length === len);
+    if (fwd) maps.dnsForward = fwd;
+    if (fwd && host) maps.dnsHost = host;
+    // The guest is told the forward address: its queries there reach the host's resolver.
+    return { maps, dns: fwd && !o.dns.some((d) => d.length === len) ? [fwd] : dnsFor(len, gw) };
+  };
   if (o.ipv4) {
     const address = o.address4 ?? t.addr4?.address;
     const gateway = o.gateway4 ?? t.gw4;
     if (address && gateway) {
-      cfg.v4 = { address, prefixLen: o.prefix4 ?? t.addr4?.prefixLen ?? 24, gateway, dns: dnsFor(4, gateway) };
+      const m = mapsFor(4, gateway);
+      cfg.v4 = { address, prefixLen: o.prefix4 ?? t.addr4?.prefixLen ?? 24, gateway, dns: m.dns, ...m.maps };
     } else if (o.address4 || o.gateway4) {
       throw new ConfigError("IPv4 needs both an address and a gateway (give -a and -g, or use a host with an IPv4 default route)");
     }
@@ -139,12 +166,14 @@ export function buildNetConfig(o: Options, t: HostTemplate, resolv: Resolv = rea
     const address = o.address6 ?? t.addr6?.address;
     const gateway = o.gateway6 ?? t.gw6;
     if (address && gateway) {
+      const m = mapsFor(16, gateway);
       cfg.v6 = {
         address,
         prefixLen: t.addr6?.prefixLen ?? 64,
         gateway,
         ourLinkLocal: ipv6LinkLocalFromMac(ourMac),
-        dns: dnsFor(16, gateway),
+        dns: m.dns,
+        ...m.maps,
       };
     } else if (o.address6 || o.gateway6) {
       throw new ConfigError("IPv6 needs both an address and a gateway (give -a and -g, or use a host with an IPv6 default route)");

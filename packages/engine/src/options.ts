@@ -41,6 +41,17 @@ export interface Options {
   ourMac?: Uint8Array;
   ifname?: string;
   mapGw: boolean;
+  /** --map-host-loopback per family; null is `none`. */
+  mapHostLoopback4?: Uint8Array | null;
+  mapHostLoopback6?: Uint8Array | null;
+  /** --map-guest-addr per family; null is `none`. */
+  mapGuestAddr4?: Uint8Array | null;
+  mapGuestAddr6?: Uint8Array | null;
+  /** --dns-forward and --dns-host, per family. */
+  dnsForward4?: Uint8Array;
+  dnsForward6?: Uint8Array;
+  dnsHost4?: Uint8Array;
+  dnsHost6?: Uint8Array;
   dns: Uint8Array[];
   search: string[];
   dhcp: boolean;
@@ -165,6 +176,54 @@ const SPECS: Spec[] = [
   { long: "mac-addr", short: "M", arg: true, apply: (o, v, n) => (o.ourMac = need(parseMac(v), n, v, "MAC address")) },
   { long: "interface", short: "i", arg: true, apply: (o, v) => (o.ifname = v) },
   { long: "no-map-gw", arg: false, apply: (o) => (o.mapGw = false) },
+  {
+    long: "map-host-loopback",
+    arg: true,
+    apply: (o, v, n) => {
+      // `none` maps no address for either family, and implies --no-map-gw.
+      if (v === "none") {
+        o.mapHostLoopback4 = null;
+        o.mapHostLoopback6 = null;
+        o.mapGw = false;
+        return;
+      }
+      const a = need(parseIpAddr(v), n, v, "address");
+      if (a.length === 4) o.mapHostLoopback4 = a;
+      else o.mapHostLoopback6 = a;
+    },
+  },
+  {
+    long: "map-guest-addr",
+    arg: true,
+    apply: (o, v, n) => {
+      if (v === "none") {
+        o.mapGuestAddr4 = null;
+        o.mapGuestAddr6 = null;
+        return;
+      }
+      const a = need(parseIpAddr(v), n, v, "address");
+      if (a.length === 4) o.mapGuestAddr4 = a;
+      else o.mapGuestAddr6 = a;
+    },
+  },
+  {
+    long: "dns-forward",
+    arg: true,
+    apply: (o, v, n) => {
+      const a = need(parseIpAddr(v), n, v, "address");
+      if (a.length === 4) o.dnsForward4 = a;
+      else o.dnsForward6 = a;
+    },
+  },
+  {
+    long: "dns-host",
+    arg: true,
+    apply: (o, v, n) => {
+      const a = need(parseIpAddr(v), n, v, "address");
+      if (a.length === 4) o.dnsHost4 = a;
+      else o.dnsHost6 = a;
+    },
+  },
   { long: "dns", short: "D", arg: true, apply: (o, v, n) => (v === "none" ? (o.dns = []) : o.dns.push(need(parseIpAddr(v), n, v, "DNS address"))) },
   { long: "search", short: "S", arg: true, apply: (o, v) => (o.search = v === "none" ? [] : v.split(/[ ,]/).filter(Boolean)) },
   { long: "no-dhcp", arg: false, apply: (o) => (o.dhcp = false) },

@@ -81,4 +81,30 @@ describe("command line", () => {
     const pasta = buildNetConfig(parseOptions("pasta", ["true"]), t, resolv);
     expect([pasta.advertiseDns, pasta.advertiseSearch]).toEqual([false, false]);
   });
+
+  it("takes podman's invocation, with the address translations it asks for", () => {
+    const argv = ["--config-net", "--dns-forward", "169.254.1.1", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+      "--no-map-gw", "--quiet", "--netns", "/run/netns/x", "--map-guest-addr", "169.254.1.2"];
+    const o = parseOptions("pasta", argv);
+    expect([...(o.dnsForward4 ?? [])]).toEqual([169, 254, 1, 1]);
+    expect([...(o.mapGuestAddr4 ?? [])]).toEqual([169, 254, 1, 2]);
+    expect(o.mapGw).toBe(false);
+    const t: HostTemplate = {
+      ifname: "eth0",
+      ifindex: 2,
+      mtu: 1500,
+      addr4: { address: new Uint8Array([203, 0, 113, 2]), prefixLen: 24 },
+      gw4: new Uint8Array([203, 0, 113, 1]),
+    };
+    const cfg = buildNetConfig(o, t, { nameservers: [new Uint8Array([198, 51, 100, 53])], search: [] });
+    // Queries to the forward address reach the host's first nameserver, and the guest is told the forward address.
+    expect([...(cfg.v4?.dnsHost ?? [])]).toEqual([198, 51, 100, 53]);
+    expect(cfg.v4?.dns.map((d) => [...d])).toEqual([[169, 254, 1, 1]]);
+    expect([...(cfg.v4?.mapGuestAddr ?? [])]).toEqual([169, 254, 1, 2]);
+    const host = buildNetConfig(parseOptions("pasta", ["--dns-forward", "169.254.1.1", "--dns-host", "203.0.113.53", "true"]), t, { nameservers: [], search: [] });
+    expect([...(host.v4?.dnsHost ?? [])]).toEqual([203, 0, 113, 53]);
+    const none = parseOptions("pasta", ["--map-host-loopback", "none", "true"]);
+    expect([none.mapHostLoopback4, none.mapHostLoopback6, none.mapGw]).toEqual([null, null, false]);
+    expect(usage("pasta", ["--dns-forward", "nowhere"])).toMatch(/invalid address 'nowhere' for --dns-forward/);
+  });
 });

@@ -29,6 +29,22 @@
  *
  * With mapGw off (--no-map-gw) neither rewrite happens: the gateway is an
  * ordinary destination and host sources reach the guest unchanged.
+ * `--map-host-loopback ADDR` puts another address in the gateway's place
+ * for both rules (and `none` none at all).
+ *
+ * Two more rules, both guest -> world, both reversed by the flow table
+ * (the answer finds the flow the guest started, whose guest side holds the
+ * address the guest used):
+ *   to the --dns-forward address, port 53 or 853  -> the --dns-host
+ *                                                   resolver (by default
+ *                                                   the host's first
+ *                                                   nameserver)
+ *   to the --map-guest-addr address               -> the host's own
+ *                                                   address, which the
+ *                                                   guest's own address
+ *                                                   otherwise shadows
+ * and, for datagrams no flow knows, the host's own address reaches the
+ * guest as the --map-guest-addr address rather than as the gateway.
  *
  * World -> guest, destination (`guestDestination`): the address the guest
  * really uses. The guest's recent source addresses are tracked (addrSeen
@@ -60,7 +76,21 @@ export interface GatewayConfig {
   guestAddress4?: Uint8Array;
   guestAddress6?: Uint8Array;
   guestLinkLocal6?: Uint8Array;
+  /** --map-host-loopback: the address that reaches the host's loopback instead of the gateway; null is `none`. */
+  mapHostLoopback4?: Uint8Array | null;
+  mapHostLoopback6?: Uint8Array | null;
+  /** --map-guest-addr: an address the guest reaches the host's own address at. */
+  mapGuestAddr4?: Uint8Array;
+  mapGuestAddr6?: Uint8Array;
+  /** --dns-forward: DNS (ports 53 and 853) to this address goes to dnsHost. */
+  dnsForward4?: Uint8Array;
+  dnsForward6?: Uint8Array;
+  dnsHost4?: Uint8Array;
+  dnsHost6?: Uint8Array;
 }
+
+const DNS_PORT = 53;
+const DNS_TLS_PORT = 853;
 
 /**
  * Outcome of `mapDestination`: Plain (forward as is), Mapped (was the
@@ -93,6 +123,11 @@ function slotFrom(a: Uint8Array | undefined, fam: AddressFamily, what: string): 
 export class AddressMap {
   readonly mapGw: boolean;
   private readonly gateway: readonly [AddrSlot, AddrSlot];
+  /** The address that stands for the host's loopback: the gateway, --map-host-loopback, or nothing. */
+  private readonly loop: readonly [AddrSlot, AddrSlot];
+  private readonly guestAddrMap: readonly [AddrSlot, AddrSlot];
+  private readonly dnsForward: readonly [AddrSlot, AddrSlot];
+  private readonly dnsHost: readonly [AddrSlot, AddrSlot];
   private readonly host: readonly [AddrSlot, AddrSlot];
   /** addrSeen per family: the guest's last non-link-local source. */
   private readonly seen: readonly [AddrSlot, AddrSlot];
@@ -111,6 +146,12 @@ export class AddressMap {
     const [v4, v6] = FAMILIES;
     this.mapGw = cfg.mapGw ?? true;
     this.gateway = [slotFrom(cfg.gateway4, v4, 'gateway4'), slotFrom(cfg.gateway6, v6, 'gateway6')];
+    const loopOf = (given: Uint8Array | null | undefined, gw: Uint8Array | undefined, fam: AddressFamily, what: string): AddrSlot =>
+      given === null ? new AddrSlot() : slotFrom(given ?? (this.mapGw ? gw : undefined), fam, what);
+    this.loop = [loopOf(cfg.mapHostLoopback4, cfg.gateway4, v4, 'mapHostLoopback4'), loopOf(cfg.mapHostLoopback6, cfg.gateway6, v6, 'mapHostLoopback6')];
+    this.guestAddrMap = [slotFrom(cfg.mapGuestAddr4, v4, 'mapGuestAddr4'), slotFrom(cfg.mapGuestAddr6, v6, 'mapGuestAddr6')];
+    this.dnsForward = [slotFrom(cfg.dnsForward4, v4, 'dnsForward4'), slotFrom(cfg.dnsForward6, v6, 'dnsForward6')];
+    this.dnsHost = [slotFrom(cfg.dnsHost4, v4, 'dnsHost4'), slotFrom(cfg.dnsHost6, v6, 'dnsHost6')];
     this.host = [slotFrom(cfg.hostAddress4, v4, 'hostAddress4'), slotFrom(cfg.hostAddress6, v6, 'hostAddress6')];
     this.seen = [slotFrom(cfg.guestAddress4, v4, 'guestAddress4'), slotFrom(cfg.guestAddress6, v6, 'guestAddress6')];
     this.llSeen = slotFrom(cfg.guestLinkLocal6, v6, 'guestLinkLocal6');
@@ -138,8 +179,20 @@ export class AddressMap {
   ): DestKind {
     const len = fam.addrLen;
     if (fam.isLoopback(b, at) || fam.isUnspecified(b, at)) return DestKind.Refused;
-    const gw = this.gateway[fam.index];
-    if (this.mapGw && gw.known && bytesEqual(b, at, gw.bytes, 0, len)) {
+    const dns = this.dnsForward[fam.index];
+    const resolver = this.dnsHost[fam.index];
+    if (dns.known && resolver.known && (dstPort === DNS_PORT || dstPort === DNS_TLS_PORT) && bytesEqual(b, at, dns.bytes, 0, len)) {
+      copyBytes(out, outAt, resolver.bytes, 0, len);
+      return fam.isLinkLocal(out, outAt) ? DestKind.LinkLocal : DestKind.Mapped;
+    }
+    const mg = this.guestAddrMap[fam.index];
+    const host = this.host[fam.index];
+    if (mg.known && host.known && bytesEqual(b, at, mg.bytes, 0, len)) {
+      copyBytes(out, outAt, host.bytes, 0, len);
+      return DestKind.Mapped;
+    }
+    const gw = this.loop[fam.index];
+    if (gw.known && bytesEqual(b, at, gw.bytes, 0, len)) {
       const k = fam.index * PORTS + dstPort;
       if (now - (this.localTs[k] as number) <= this.timeoutMs && this.localLoopback[k] === 0) {
         copyBytes(out, outAt, this.localAddr, k * ADDR_STRIDE, len);
@@ -168,10 +221,21 @@ export class AddressMap {
     outAt: number,
   ): boolean {
     const len = fam.addrLen;
-    const gw = this.gateway[fam.index];
-    if (this.mapGw && gw.known) {
+    const resolver = this.dnsHost[fam.index];
+    const dns = this.dnsForward[fam.index];
+    if (dns.known && resolver.known && (srcPort === DNS_PORT || srcPort === DNS_TLS_PORT) && bytesEqual(b, at, resolver.bytes, 0, len)) {
+      copyBytes(out, outAt, dns.bytes, 0, len);
+      return true;
+    }
+    const host = this.host[fam.index];
+    const mg = this.guestAddrMap[fam.index];
+    if (mg.known && host.known && bytesEqual(b, at, host.bytes, 0, len)) {
+      copyBytes(out, outAt, mg.bytes, 0, len);
+      return true;
+    }
+    const gw = this.loop[fam.index];
+    if (gw.known) {
       const loop = fam.isLoopback(b, at) || fam.isUnspecified(b, at);
-      const host = this.host[fam.index];
       const seen = this.seen[fam.index];
       if (
         loop ||

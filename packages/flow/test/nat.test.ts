@@ -81,4 +81,46 @@ describe('AddressMap: the translation every transport uses', () => {
     expect([...o]).toEqual([...ip('2001:db8::2')]);
     expect(m.mapDestination(IPV6, ip('fe80::99'), 0, 53, 0, o, 0)).toBe(DestKind.LinkLocal);
   });
+
+  it('--dns-forward: DNS to the forward address (ports 53 and 853) reaches the resolver; its answer comes from the forward address', () => {
+    const m = new AddressMap({ gateway4: ip('198.51.100.1'), dnsForward4: ip('169.254.1.1'), dnsHost4: ip('203.0.113.53') }, 180_000);
+    const o = out();
+    for (const port of [53, 853]) {
+      expect(m.mapDestination(IPV4, ip('169.254.1.1'), 0, port, 0, o, 0)).toBe(DestKind.Mapped);
+      expect(text(IPV4, o)).toEqual([...ip('203.0.113.53')]);
+    }
+    expect(m.mapDestination(IPV4, ip('169.254.1.1'), 0, 80, 0, o, 0)).toBe(DestKind.Plain);
+    expect(text(IPV4, o)).toEqual([...ip('169.254.1.1')]);
+    expect(m.rewriteSource(IPV4, ip('203.0.113.53'), 0, 53, 0, o, 0)).toBe(true);
+    expect(text(IPV4, o)).toEqual([...ip('169.254.1.1')]);
+    expect(m.rewriteSource(IPV4, ip('203.0.113.53'), 0, 5353, 0, o, 0)).toBe(false);
+  });
+
+  it("--map-guest-addr: that address reaches the host's own address, and the host's address reaches the guest from it", () => {
+    const m = new AddressMap(
+      { gateway6: ip('2001:db8::1'), hostAddress6: ip('2001:db8::2'), mapGuestAddr6: ip('fd00::2') },
+      180_000,
+    );
+    const o = out();
+    expect(m.mapDestination(IPV6, ip('fd00::2'), 0, 8080, 0, o, 0)).toBe(DestKind.Mapped);
+    expect([...o]).toEqual([...ip('2001:db8::2')]);
+    expect(m.rewriteSource(IPV6, ip('2001:db8::2'), 0, 8080, 0, o, 0)).toBe(true);
+    expect([...o]).toEqual([...ip('fd00::2')]);
+    // The gateway still means the host's loopback.
+    m.mapDestination(IPV6, ip('2001:db8::1'), 0, 53, 0, o, 0);
+    expect([...o]).toEqual([...ip('::1')]);
+  });
+
+  it('--map-host-loopback: another address takes the gateway\'s place; none maps nothing', () => {
+    const m = new AddressMap({ gateway4: ip('198.51.100.1'), mapHostLoopback4: ip('198.51.100.254') }, 180_000);
+    const o = out();
+    expect(m.mapDestination(IPV4, ip('198.51.100.254'), 0, 53, 0, o, 0)).toBe(DestKind.Mapped);
+    expect(text(IPV4, o)).toEqual([...ip('127.0.0.1')]);
+    expect(m.mapDestination(IPV4, ip('198.51.100.1'), 0, 53, 0, o, 0)).toBe(DestKind.Plain);
+    expect(m.rewriteSource(IPV4, ip('127.0.0.1'), 0, 53, 0, o, 0)).toBe(true);
+    expect(text(IPV4, o)).toEqual([...ip('198.51.100.254')]);
+    const none = new AddressMap({ gateway4: ip('198.51.100.1'), mapHostLoopback4: null }, 180_000);
+    expect(none.mapDestination(IPV4, ip('198.51.100.1'), 0, 53, 0, o, 0)).toBe(DestKind.Plain);
+    expect(none.rewriteSource(IPV4, ip('127.0.0.1'), 0, 53, 0, o, 0)).toBe(false);
+  });
 });
