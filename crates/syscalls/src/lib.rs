@@ -17,7 +17,8 @@
 //!
 //! The modules: `errno` (errors), `addr` (socket addresses), `sock` (UDP,
 //! UNIX and netlink sockets), `mmsg` (batched datagrams), `io` (reads and
-//! writes, batched for tap devices), `tap` (/dev/net/tun), `netns` (work
+//! writes, batched for tap devices), `tap` (/dev/net/tun), `tcp` (TCP sockets, peeking,
+//! TCP_INFO, pipes and splice), `netns` (work
 //! inside another network namespace on a short-lived thread), `spawn`
 //! (starting a command in new namespaces from a multithreaded process) and
 //! `poll` (readiness through libuv, on Node's own event loop).
@@ -31,3 +32,4 @@ mod poll;
 mod sock;
 mod spawn;
 mod tap;
+mod tcp;

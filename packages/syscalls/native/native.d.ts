@@ -12,6 +12,17 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Accepts one connection: its fd, or -1 when none is waiting. */
 export declare function accept(fd: number): number
 
+/** Accepts one connection with its peer address; `None` when none is waiting. */
+export declare function accept4(fd: number): Accepted | null
+
+export interface Accepted {
+  fd: number
+  family: number
+  address: string
+  port: number
+  scopeId: number
+}
+
 /**
  * Takes over a connected stream socket someone else opened (passt's
  * --fd): fails with ENOTSOCK or EPROTOTYPE unless it is one, then puts it
@@ -43,9 +54,17 @@ export interface ExitStatus {
   signal?: number
 }
 
+export declare function getMaxSeg(fd: number): number
+
+export declare function getRcvBuf(fd: number): number
+
+export declare function getSndBuf(fd: number): number
+
 export declare function getsockname(fd: number): SocketName
 
 export declare function linkUp(name: string): void
+
+export declare function listen(fd: number, backlog: number): void
 
 export declare function netlinkSocket(): number
 
@@ -91,6 +110,12 @@ export declare function openNamespace(path: string, kind?: string | undefined | 
 export declare function openTap(options?: TapOptions | undefined | null): Tap
 
 /**
+ * Whether this kernel takes SO_PEEK_OFF on a TCP socket (tried once on a
+ * fresh socket, which is closed again).
+ */
+export declare function peekOffsetSupported(): boolean
+
+/**
  * An unprivileged ICMP echo ("ping") socket: SOCK_DGRAM with IPPROTO_ICMP
  * or IPPROTO_ICMPV6, the kind ping(8) opens without CAP_NET_RAW. The kernel
  * lets a process open one only when one of its groups lies in
@@ -111,6 +136,9 @@ export declare function pingSocket(family: number): number
 /** A close-on-exec pipe: [read end, write end], both blocking, for a child's stdio. */
 export declare function pipe(): Array<number>
 
+/** A non-blocking, close-on-exec pipe for splice(): [read end, write end]. */
+export declare function pipe2(): Array<number>
+
 /** Reads into buf[offset, offset+length): bytes read, 0 at end of stream, -1 if it would block. */
 export declare function read(fd: number, buf: Uint8Array, offset: number, length: number): number
 
@@ -123,8 +151,27 @@ export declare function read(fd: number, buf: Uint8Array, offset: number, length
  */
 export declare function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array, skip?: number | undefined | null): number
 
+/**
+ * recv(MSG_TRUNC | MSG_DONTWAIT) with no buffer: drops up to `length`
+ * queued bytes without copying them. Bytes dropped, 0 at end of stream, -1
+ * when nothing is queued.
+ */
+export declare function recvDiscard(fd: number, length: number): number
+
 /** Receives up to `max` datagrams; returns how many (0 when none is waiting). */
 export declare function recvmmsg(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, meta: Uint8Array): number
+
+/**
+ * recv(MSG_PEEK | MSG_DONTWAIT) into buf[offset, offset+length).
+ *
+ * With `peek_offset`, the first `peek_offset` queued bytes are peeked into
+ * a scratch area and only what follows them reaches `buf` (for kernels or
+ * sockets without SO_PEEK_OFF). Returns the bytes placed in `buf`, 0 at end
+ * of stream, and -1 when it would block, including when everything queued
+ * lies before the peek offset (even with a FIN behind it, which a peek at
+ * the kernel's SO_PEEK_OFF position would report as 0).
+ */
+export declare function recvPeek(fd: number, buf: Uint8Array, offset: number, length: number, peekOffset?: number | undefined | null): number
 
 /**
  * Sends `count` datagrams whose (offset, length) pairs are in `desc`, each to
@@ -155,6 +202,28 @@ export declare function sendSegments(fd: number, slab: Uint8Array, desc: Uint32A
 
 /** Sets SO_RCVBUF and SO_SNDBUF (either may be 0 to leave it). */
 export declare function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void
+
+export declare function setMaxSeg(fd: number, mss: number): void
+
+export declare function setNoDelay(fd: number, on: boolean): void
+
+/** SO_PEEK_OFF: where the next MSG_PEEK starts (-1 turns it off). */
+export declare function setPeekOffset(fd: number, offset: number): void
+
+/** F_SETPIPE_SZ: asks for a pipe of `bytes` and returns the size the kernel set. */
+export declare function setPipeSize(fd: number, bytes: number): number
+
+export declare function setQuickAck(fd: number, on: boolean): void
+
+export declare function setRcvBuf(fd: number, bytes: number): void
+
+export declare function setSndBuf(fd: number, bytes: number): void
+
+/** shutdown(): `how` is "read", "write" or "both". */
+export declare function shutdown(fd: number, how: string): void
+
+/** SO_ERROR (which also clears it): the pending error's name, or `None`. */
+export declare function socketError(fd: number): string | null
 
 export interface SocketName {
   family: number
@@ -198,6 +267,13 @@ export interface SpawnOptions {
   keepFds?: Array<number>
 }
 
+/**
+ * splice() of up to `length` bytes from `fd_in` to `fd_out` (one of them a
+ * pipe), SPLICE_F_MOVE | SPLICE_F_NONBLOCK, and SPLICE_F_MORE with `more`.
+ * Bytes moved, 0 at end of input, -1 when it would block.
+ */
+export declare function splice(fdIn: number, fdOut: number, length: number, more?: boolean | undefined | null): number
+
 export interface Tap {
   fd: number
   name: string
@@ -213,6 +289,47 @@ export interface TapOptions {
   /** Bring the link up after creating it. */
   up?: boolean
 }
+
+/**
+ * A non-blocking connect: "connected", or "in-progress" (EINPROGRESS), in
+ * which case the socket turns writable when it is done and `socket_error`
+ * tells how it went.
+ */
+export declare function tcpConnect(fd: number, family: number, address: string, port: number, scopeId?: number | undefined | null): string
+
+export declare function tcpInfo(fd: number): TcpInfo
+
+/**
+ * The fields of struct tcp_info a translator reads; each is absent when
+ * the length the kernel returned does not cover it.
+ */
+export interface TcpInfo {
+  /** The kernel's TCP state number (1 ESTABLISHED ... 11 CLOSING). */
+  state: number
+  sndMss?: number
+  rcvMss?: number
+  sndWscale?: number
+  rcvWscale?: number
+  /** Smoothed round-trip time, microseconds. */
+  rtt?: number
+  rttvar?: number
+  sndCwnd?: number
+  unacked?: number
+  bytesAcked?: number
+  bytesReceived?: number
+  notsentBytes?: number
+  /** Microseconds. */
+  minRtt?: number
+  /** The peer's advertised window after scaling (Linux 6.2 and later). */
+  sndWnd?: number
+  /** Our advertised window after scaling (Linux 6.8 and later). */
+  rcvWnd?: number
+  /** How many bytes of struct tcp_info the kernel filled. */
+  length: number
+}
+
+/** A non-blocking, close-on-exec TCP socket of family 4 or 6. */
+export declare function tcpSocket(family: number): number
 
 export declare function udpSocket(family: number): number
 
