@@ -298,8 +298,12 @@ function parse(mode: Mode, argv: readonly string[]): Options {
   const c: Collect = { udpIn: [], udpOut: [] };
   const byLong = new Map(SPECS.map((s) => [s.long, s]));
   const byShort = new Map(SPECS.filter((s) => s.short).map((s) => [s.short as string, s]));
+  // Mistakes are worded as glibc's getopt_long words them, which callers
+  // parse (podman retries without an option pasta calls "unrecognized").
   const check = (s: Spec | undefined, name: string): Spec => {
-    if (!s || (s.modes && !s.modes.includes(mode))) throw new UsageError(`unknown option ${name}`);
+    if (!s || (s.modes && !s.modes.includes(mode))) {
+      throw new UsageError(name.startsWith("--") ? `unrecognized option '${name}'` : `invalid option -- '${name.slice(1)}'`);
+    }
     return s;
   };
   // getopt_long's rule: an exact name wins, else a prefix of exactly one option.
@@ -308,7 +312,7 @@ function parse(mode: Mode, argv: readonly string[]): Options {
     if (exact && (!exact.modes || exact.modes.includes(mode))) return exact;
     const matches = SPECS.filter((s) => name.length > 0 && s.long.startsWith(name) && (!s.modes || s.modes.includes(mode)));
     if (matches.length > 1) {
-      throw new UsageError(`option --${name} is ambiguous (${matches.map((m) => `--${m.long}`).join(", ")})`);
+      throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${matches.map((m) => `'--${m.long}'`).join(" ")}`);
     }
     return matches[0];
   };
@@ -327,8 +331,8 @@ function parse(mode: Mode, argv: readonly string[]): Options {
       if (s.arg) {
         if (eq >= 0) value = a.slice(eq + 1);
         else if (i + 1 < argv.length) value = argv[++i] as string;
-        else throw new UsageError(`option --${name} needs a value`);
-      } else if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
+        else throw new UsageError(`option '--${name}' requires an argument`);
+      } else if (eq >= 0) throw new UsageError(`option '--${name}' doesn't allow an argument`);
       s.apply(o, value, `--${name}`, c);
       continue;
     }
@@ -339,7 +343,7 @@ function parse(mode: Mode, argv: readonly string[]): Options {
         if (s.arg) {
           let value = a.slice(k + 1);
           if (value === "") {
-            if (i + 1 >= argv.length) throw new UsageError(`option -${ch} needs a value`);
+            if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- '${ch}'`);
             value = argv[++i] as string;
           }
           s.apply(o, value, `-${ch}`, c);
