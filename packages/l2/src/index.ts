@@ -13,6 +13,8 @@ export * from './arp.js';
 export * from './icmpv4.js';
 export * from './icmpv6.js';
 export * from './icmp-echo.js';
+export * from './tcp.js';
+export * from './tcp-isn.js';
 export * from './ndp.js';
 export * from './dnsname.js';
 export * from './stream.js';
