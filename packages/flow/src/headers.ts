@@ -22,9 +22,10 @@
  * only the protocol, total length and the two addresses are added and
  * folded. Transports that need the pseudo-header sum (UDP over IPv6 and
  * with checksums on, ICMPv6, TCP) take it from `pseudoHeaderSum`, which
- * reads the addresses where this function wrote them.
+ * reads the addresses where this function wrote them (@x/l2's
+ * pseudoHeaderSumAt, the one sum of a pseudo-header in a frame).
  */
-import { checksumPartial, EthHdr, Ip4Hdr, Ip6Hdr, set16 } from '@x/l2';
+import { EthHdr, Ip4Hdr, Ip6Hdr, pseudoHeaderSumAt, set16 } from '@x/l2';
 import { copyBytes, type AddressFamily } from './address.js';
 
 /** Room before a frame for the 4-byte qemu length prefix. */
@@ -115,6 +116,7 @@ export function writeIpFrame(
  * `writeIpFrame` wrote (they are adjacent in both IP headers).
  */
 export function pseudoHeaderSum(fam: AddressFamily, slab: Uint8Array, l4At: number, protocol: number, l4Len: number): number {
-  const src = l4At - fam.ipHeaderLen + (fam.family === 4 ? Ip4Hdr.SRC : Ip6Hdr.SRC);
-  return fold(checksumPartial(slab, src, src + 2 * fam.addrLen) + protocol + l4Len);
+  const ip = l4At - fam.ipHeaderLen;
+  const v4 = fam.family === 4;
+  return pseudoHeaderSumAt(slab, ip + (v4 ? Ip4Hdr.SRC : Ip6Hdr.SRC), ip + (v4 ? Ip4Hdr.DST : Ip6Hdr.DST), fam.addrLen, protocol, l4Len);
 }

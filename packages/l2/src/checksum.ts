@@ -184,6 +184,19 @@ export function pseudoHeaderSum(src: Uint8Array, dst: Uint8Array, protocol: numb
 }
 
 /**
+ * `pseudoHeaderSum` with the addresses read where they sit in a frame
+ * (`addrLen` bytes at `srcAt` and at `dstAt` of `buf`), so that the frame
+ * paths of UDP, ICMPv6 and TCP sum them without a view per packet.
+ */
+export function pseudoHeaderSumAt(buf: Uint8Array, srcAt: number, dstAt: number, addrLen: number, protocol: number, length: number): number {
+  let acc = protocol + (length >>> 16) + (length & 0xffff);
+  for (let i = 0; i < addrLen; i += 2) {
+    acc += (((buf[srcAt + i] as number) << 8) | (buf[srcAt + i + 1] as number)) + (((buf[dstAt + i] as number) << 8) | (buf[dstAt + i + 1] as number));
+  }
+  return fold(acc);
+}
+
+/**
  * RFC 1624 eqn. 3: the new checksum field after one 16-bit word of the
  * covered data changes from `oldWord` to `newWord`, HC' = ~(~HC + ~m + m').
  * Used for NAT-style rewrites (addresses, ports, TTL) without re-summing

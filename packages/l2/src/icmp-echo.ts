@@ -25,12 +25,12 @@
  * and, for ICMPv6, that the 16-byte addresses are at `srcAddrAt` and
  * `dstAddrAt`.
  */
+import { IPV6_ADDR_LEN } from './addr.js';
 import { get16, set16 } from './bytes.js';
-import { checksumCombine, checksumFinish, checksumPartial } from './checksum.js';
+import { checksumCombine, checksumFinish, checksumPartial, pseudoHeaderSumAt } from './checksum.js';
 import { IpProtocol } from './ipv4.js';
 import { IcmpHdr } from './offsets.js';
 
-const IPV6_ADDR_LEN = 16;
 
 /** The message type (echo request: 8 or 128, reply: 0 or 129) of the message at `at`. */
 export function icmpEchoType(buf: Uint8Array, at: number): number {
@@ -79,12 +79,7 @@ function echoSum(buf: Uint8Array, at: number, len: number, family: 4 | 6, srcAdd
   const fieldAt = at + IcmpHdr.CHECKSUM;
   // The pieces start at even distances from `at` (0 and 4), so they join without a lane swap.
   let sum = checksumCombine(checksumPartial(buf, at, fieldAt), checksumPartial(buf, fieldAt + 2, end));
-  if (family === 6) {
-    sum = checksumCombine(sum, checksumPartial(buf, srcAddrAt, srcAddrAt + IPV6_ADDR_LEN));
-    sum = checksumCombine(sum, checksumPartial(buf, dstAddrAt, dstAddrAt + IPV6_ADDR_LEN));
-    // Upper-layer length as 32 bits, then three zero bytes and the next header.
-    sum = checksumCombine(sum, (len >>> 16) + (len & 0xffff) + IpProtocol.Icmpv6);
-  }
+  if (family === 6) sum = checksumCombine(sum, pseudoHeaderSumAt(buf, srcAddrAt, dstAddrAt, IPV6_ADDR_LEN, IpProtocol.Icmpv6, len));
   return sum;
 }
 

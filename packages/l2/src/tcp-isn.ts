@@ -13,10 +13,8 @@
  * carry out of the low half by hand, rotations move bits between the two
  * halves, and a rotation by 32 just swaps them.
  */
+import { IPV4_ADDR_LEN, IPV6_ADDR_LEN } from './addr.js';
 import { set16 } from './bytes.js';
-
-const IPV4_ADDR_LEN = 4;
-const IPV6_ADDR_LEN = 16;
 
 // ---------------------------------------------------------------------------
 // SipHash-2-4 over pairs of 32-bit halves.

@@ -54,8 +54,9 @@
  *
  * Initial sequence numbers (RFC 6528) are tcp-isn.ts's.
  */
+import { IPV4_ADDR_LEN, IPV6_ADDR_LEN } from './addr.js';
 import { get16, get32, set16, set32 } from './bytes.js';
-import { checksumCombine, checksumFinish, checksumPartial } from './checksum.js';
+import { checksumCombine, checksumFinish, checksumPartial, pseudoHeaderSumAt } from './checksum.js';
 import { IpProtocol } from './ipv4.js';
 import { TcpHdr } from './offsets.js';
 
@@ -363,19 +364,14 @@ export function emitTcpSynOptions(
 // ---------------------------------------------------------------------------
 // Checksum.
 
-const IPV4_ADDR_LEN = 4;
-const IPV6_ADDR_LEN = 16;
 
 /** Sum of the pseudo-header and the segment, the checksum field left out. */
 function segmentSum(buf: Uint8Array, at: number, len: number, family: 4 | 6, srcAddrAt: number, dstAddrAt: number): number {
   const addrLen = family === 6 ? IPV6_ADDR_LEN : IPV4_ADDR_LEN;
   const fieldAt = at + TcpHdr.CHECKSUM;
   // Both pieces start at even distances from `at` (0 and 18), so no lane swap.
-  let sum = checksumCombine(checksumPartial(buf, at, fieldAt), checksumPartial(buf, fieldAt + 2, at + len));
-  sum = checksumCombine(sum, checksumPartial(buf, srcAddrAt, srcAddrAt + addrLen));
-  sum = checksumCombine(sum, checksumPartial(buf, dstAddrAt, dstAddrAt + addrLen));
-  // Protocol and length: the same words in IPv4's 16-bit and IPv6's 32-bit layout.
-  return checksumCombine(sum, (len >>> 16) + (len & 0xffff) + IpProtocol.Tcp);
+  const sum = checksumCombine(checksumPartial(buf, at, fieldAt), checksumPartial(buf, fieldAt + 2, at + len));
+  return checksumCombine(sum, pseudoHeaderSumAt(buf, srcAddrAt, dstAddrAt, addrLen, IpProtocol.Tcp, len));
 }
 
 /**
