@@ -44,7 +44,7 @@
  * what a transport keeps.
  */
 import { LruList, RateLimitedLog } from './aging.js';
-import { familyOf, storeMapped, type AddressFamily, type Family } from './address.js';
+import { familyOf, loadMapped, storeMapped, type AddressFamily, type Family } from './address.js';
 import { hashTuple, mappedEquals, randomSeed } from './hash.js';
 import { listFlows, type FlowInfo } from './listing.js';
 import type { Logger } from './platform.js';
@@ -350,10 +350,7 @@ export class FlowTable {
   }
 
   private copyOut(f: number, at: number, out: Uint8Array, outAt: number): void {
-    const v6 = this.family[f] === 6;
-    const from = v6 ? at : at + 12;
-    const n = v6 ? 16 : 4;
-    for (let i = 0; i < n; i++) out[outAt + i] = this.addr[from + i] as number;
+    loadMapped(this.familyOf(f), out, outAt, this.addr, at);
   }
 
   /** Every live flow, in text (allocates: for counters and a control socket, not for data paths). */

@@ -34,6 +34,7 @@
  */
 import {
   ADDR_STRIDE,
+  bytesEqual,
   createRecvBatch,
   createSendBatch,
   errorCode,
@@ -190,7 +191,7 @@ export class SpliceRelay {
       while (i < n) {
         const peer = rb.ports[i] as number;
         let j = i + 1;
-        while (j < n && rb.ports[j] === peer && sameAddr(rb.addrs, i, j, alen)) j++;
+        while (j < n && rb.ports[j] === peer && bytesEqual(rb.addrs, i * ADDR_STRIDE, rb.addrs, j * ADDR_STRIDE, alen)) j++;
         const hit = this.flows.lookup(IpProtocol.Udp, pifOf(l.side), l.fam, rb.addrs, i * ADDR_STRIDE, peer, l.fam.loopback, 0, l.port);
         const flow = hit >= 0 ? hit >> 1 : this.openFlow(l, i, now);
         if (flow < 0) {
@@ -343,9 +344,4 @@ export class SpliceRelay {
     }
     this.listeners.length = 0;
   }
-}
-
-function sameAddr(addrs: Uint8Array, i: number, j: number, len: number): boolean {
-  for (let k = 0; k < len; k++) if (addrs[i * ADDR_STRIDE + k] !== addrs[j * ADDR_STRIDE + k]) return false;
-  return true;
 }
