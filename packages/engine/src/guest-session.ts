@@ -131,14 +131,14 @@ export class GuestSession {
       hostAddress6: c.template.addr6?.address,
       guestAddress4: c.v4?.address,
       guestAddress6: c.v6?.address,
-      ...(c.v4?.mapHostLoopback !== undefined ? { mapHostLoopback4: c.v4.mapHostLoopback } : {}),
-      ...(c.v6?.mapHostLoopback !== undefined ? { mapHostLoopback6: c.v6.mapHostLoopback } : {}),
-      ...(c.v4?.mapGuestAddr ? { mapGuestAddr4: c.v4.mapGuestAddr } : {}),
-      ...(c.v6?.mapGuestAddr ? { mapGuestAddr6: c.v6.mapGuestAddr } : {}),
-      ...(c.v4?.dnsForward ? { dnsForward4: c.v4.dnsForward } : {}),
-      ...(c.v6?.dnsForward ? { dnsForward6: c.v6.dnsForward } : {}),
-      ...(c.v4?.dnsHost ? { dnsHost4: c.v4.dnsHost } : {}),
-      ...(c.v6?.dnsHost ? { dnsHost6: c.v6.dnsHost } : {}),
+      mapHostLoopback4: c.v4?.mapHostLoopback,
+      mapHostLoopback6: c.v6?.mapHostLoopback,
+      mapGuestAddr4: c.v4?.mapGuestAddr,
+      mapGuestAddr6: c.v6?.mapGuestAddr,
+      dnsForward4: c.v4?.dnsForward,
+      dnsForward6: c.v6?.dnsForward,
+      dnsHost4: c.v4?.dnsHost,
+      dnsHost6: c.v6?.dnsHost,
     };
     const nat = new AddressMap(gateway, idleTimeoutMs);
     this.udp = new UdpEngine(

@@ -46,26 +46,28 @@ import {
   TARGET,
   writeIpFrame,
   DestKind,
+  IPV4,
+  IPV6,
   type AddressFamily,
   type AddressMap,
   type Clock,
   type FlowTable,
   type FrameSink,
+  type LinkFields,
   type Logger,
   type RecvBatch,
   type SendBatch,
   type SocketLayer,
 } from "@x/flow";
-import { IPV4, IPV6 } from "@x/flow";
 import {
   IcmpHdr,
   IpProtocol,
-  get16,
   icmpEchoChecksumValid,
   icmpEchoCode,
+  icmpEchoId,
   icmpEchoType,
-  set16,
   setIcmpEchoChecksum,
+  setIcmpEchoId,
   Ip6Hdr,
   type FrameHeaders as Parsed,
 } from "@x/l2";
@@ -145,7 +147,7 @@ export class IcmpEcho {
   private readonly lengths = new Uint32Array(RECV_BATCH);
   private readonly src = new Uint8Array(ADDR_STRIDE);
   private readonly dst = new Uint8Array(ADDR_STRIDE);
-  private readonly fields: { guestMac: Uint8Array; ourMac: Uint8Array; srcAddr: Uint8Array; srcAt: number; dstAddr: Uint8Array; dstAt: number };
+  private readonly fields: LinkFields;
   private warnedRefused = false;
   private readonly scopeId6: number;
 
@@ -236,7 +238,7 @@ export class IcmpEcho {
     }
     const d = this.d;
     const now = d.clock.now();
-    const id = get16(slab, at + IcmpHdr.ID);
+    const id = icmpEchoId(slab, at);
     d.nat.noteGuestSource(fam, slab, h.srcAt);
     let f: number;
     const hit = d.flows.lookup(protocolOf(fam), Pif.Tap, fam, slab, h.srcAt, id, slab, h.dstAt, id);
@@ -337,7 +339,7 @@ export class IcmpEcho {
         c.notEcho++;
         continue;
       }
-      set16(rb.slab, at + IcmpHdr.ID, this.guestId[f] as number);
+      setIcmpEchoId(rb.slab, at, this.guestId[f] as number);
       const start = writeIpFrame(fam, rb.slab, at, proto, len, this.fields);
       const ip = at - fam.ipHeaderLen;
       setIcmpEchoChecksum(rb.slab, at, len, fam.family, ip + Ip6Hdr.SRC, ip + Ip6Hdr.DST);

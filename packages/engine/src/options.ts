@@ -106,6 +106,26 @@ function need(v: Uint8Array | WireError, name: string, value: string, what: stri
   return v;
 }
 
+/** Options that take one address and keep it per family. */
+type PerFamily = "gateway" | "mapHostLoopback" | "mapGuestAddr" | "dnsForward" | "dnsHost";
+
+/**
+ * The `apply` of an option taking one IPv4 or IPv6 address, kept per
+ * family (the last of each family wins, as in passt); `none`, where the
+ * option allows it, runs `none` instead.
+ */
+function perFamily(field: PerFamily, what: string, none?: (o: Options) => void): Spec["apply"] {
+  return (o, v, n) => {
+    if (none && v === "none") {
+      none(o);
+      return;
+    }
+    const a = need(parseIpAddr(v), n, v, what);
+    if (a.length === 4) o[`${field}4`] = a;
+    else o[`${field}6`] = a;
+  };
+}
+
 function integer(value: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`invalid number '${value}' for ${name}`);
   const n = Number(value);
@@ -166,11 +186,7 @@ const SPECS: Spec[] = [
     long: "gateway",
     short: "g",
     arg: true,
-    apply: (o, v, n) => {
-      const a = need(parseIpAddr(v), n, v, "gateway address");
-      if (a.length === 4) o.gateway4 = a;
-      else o.gateway6 = a;
-    },
+    apply: perFamily("gateway", "gateway address"),
   },
   { long: "mtu", short: "m", arg: true, apply: (o, v, n) => (o.mtu = integer(v, n, 68, 65520)) },
   { long: "mac-addr", short: "M", arg: true, apply: (o, v, n) => (o.ourMac = need(parseMac(v), n, v, "MAC address")) },
@@ -179,51 +195,23 @@ const SPECS: Spec[] = [
   {
     long: "map-host-loopback",
     arg: true,
-    apply: (o, v, n) => {
-      // `none` maps no address for either family, and implies --no-map-gw.
-      if (v === "none") {
-        o.mapHostLoopback4 = null;
-        o.mapHostLoopback6 = null;
-        o.mapGw = false;
-        return;
-      }
-      const a = need(parseIpAddr(v), n, v, "address");
-      if (a.length === 4) o.mapHostLoopback4 = a;
-      else o.mapHostLoopback6 = a;
-    },
+    // `none` maps no address for either family, and implies --no-map-gw.
+    apply: perFamily("mapHostLoopback", "address", (o) => {
+      o.mapHostLoopback4 = null;
+      o.mapHostLoopback6 = null;
+      o.mapGw = false;
+    }),
   },
   {
     long: "map-guest-addr",
     arg: true,
-    apply: (o, v, n) => {
-      if (v === "none") {
-        o.mapGuestAddr4 = null;
-        o.mapGuestAddr6 = null;
-        return;
-      }
-      const a = need(parseIpAddr(v), n, v, "address");
-      if (a.length === 4) o.mapGuestAddr4 = a;
-      else o.mapGuestAddr6 = a;
-    },
+    apply: perFamily("mapGuestAddr", "address", (o) => {
+      o.mapGuestAddr4 = null;
+      o.mapGuestAddr6 = null;
+    }),
   },
-  {
-    long: "dns-forward",
-    arg: true,
-    apply: (o, v, n) => {
-      const a = need(parseIpAddr(v), n, v, "address");
-      if (a.length === 4) o.dnsForward4 = a;
-      else o.dnsForward6 = a;
-    },
-  },
-  {
-    long: "dns-host",
-    arg: true,
-    apply: (o, v, n) => {
-      const a = need(parseIpAddr(v), n, v, "address");
-      if (a.length === 4) o.dnsHost4 = a;
-      else o.dnsHost6 = a;
-    },
-  },
+  { long: "dns-forward", arg: true, apply: perFamily("dnsForward", "address") },
+  { long: "dns-host", arg: true, apply: perFamily("dnsHost", "address") },
   { long: "dns", short: "D", arg: true, apply: (o, v, n) => (v === "none" ? (o.dns = []) : o.dns.push(need(parseIpAddr(v), n, v, "DNS address"))) },
   { long: "search", short: "S", arg: true, apply: (o, v) => (o.search = v === "none" ? [] : v.split(/[ ,]/).filter(Boolean)) },
   { long: "no-dhcp", arg: false, apply: (o) => (o.dhcp = false) },
