@@ -151,6 +151,8 @@ export class UdpEngine {
    * @returns how many frames were UDP and handled here
    */
   fromGuestFrames(slab: Uint8Array, offsets: ArrayLike<number>, lengths: ArrayLike<number>, count: number): number {
+    // Both entry points fill the same batch: send what queueParsed left first.
+    this.flushGuest();
     return this.toHost.fromGuestFrames(slab, offsets, lengths, count);
   }
 

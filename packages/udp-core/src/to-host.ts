@@ -19,8 +19,19 @@
  * address, and it is capped: at the cap the least recently used dynamic
  * binding is closed, or the group is dropped and counted.
  */
-import { ADDR_STRIDE, bytesEqual, copyBytes, DestKind, errorCode, familyOf, type AddressFamily, type SocketHandle } from '@x/flow';
-import { RateLimitedLog, createSendBatch, type SendBatch } from '@x/flow';
+import {
+  ADDR_STRIDE,
+  bytesEqual,
+  copyBytes,
+  createSendBatch,
+  DestKind,
+  errorCode,
+  familyOf,
+  RateLimitedLog,
+  type AddressFamily,
+  type SendBatch,
+  type SocketHandle,
+} from '@x/flow';
 import { BindingTable } from './bindings.js';
 import { Grouper } from './grouping.js';
 import { appendGuestFrame, createGuestDatagrams, FrameVerdict, type GuestDatagrams } from './guest-input.js';
@@ -69,6 +80,7 @@ export class GuestToHost {
       }
     }
     if (b.count > 0) this.fromGuest(b);
+    b.count = 0;
     return udp;
   }
 
