@@ -4,7 +4,6 @@
 // MiB of new objects, so 100 000 frames that each allocated even one small
 // object would trigger several. Each path is run warm, then minor GCs are
 // counted over 100 000 frames with a socket layer that allocates nothing.
-import { constants, PerformanceObserver } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import {
   AddressMap,
@@ -17,6 +16,7 @@ import {
   type SocketLayer,
   type SocketSpec,
 } from "@x/flow";
+import { minorGcsDuring } from "@x/harness";
 import { UdpEngine } from "@x/udp-core";
 import { GuestFrames, IcmpEcho } from "../src/index.js";
 import { echoFrame, GUEST_MAC, ip, OUR_MAC, slabOf, udpFrame } from "./frames-kit.js";
@@ -71,20 +71,6 @@ class CountingSink implements FrameSink {
 const clock: Clock = { now: () => 1000, every: () => ({ cancel() {} }) };
 const logger = { debug() {}, info() {}, warn() {} };
 
-async function minorGcsDuring(fn: () => void): Promise<number> {
-  let minor = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
-    }
-  });
-  obs.observe({ entryTypes: ["gc"] });
-  fn();
-  await new Promise((r) => setTimeout(r, 50));
-  obs.disconnect();
-  return minor;
-}
-
 /** The layers as GuestSession composes them, over the quiet sockets. */
 function stack() {
   const sockets = new QuietSockets();
@@ -114,7 +100,7 @@ const N = 100_000;
 describe("no per-frame allocation in the engine", () => {
   it("the measurement notices allocation (control)", async () => {
     const keep: object[] = [];
-    const minor = await minorGcsDuring(() => {
+    const { minor } = await minorGcsDuring(() => {
       for (let i = 0; i < N; i++) keep[i & 1023] = { i, s: [i, i] };
     });
     expect(minor).toBeGreaterThan(0);
@@ -134,7 +120,7 @@ describe("no per-frame allocation in the engine", () => {
     const { slab, offsets, lengths } = slabOf(frames);
     for (let r = 0; r < 300; r++) s.frames.fromGuest(slab, offsets, lengths, frames.length); // warm up, JIT
     const before = s.sockets.sent;
-    const minor = await minorGcsDuring(() => {
+    const { minor } = await minorGcsDuring(() => {
       for (let r = 0; r < N / 60; r++) s.frames.fromGuest(slab, offsets, lengths, frames.length);
     });
     expect(s.sockets.sent - before).toBe(Math.ceil(N / 60) * 60);
@@ -158,7 +144,7 @@ describe("no per-frame allocation in the engine", () => {
       drain();
     }
     const before = s.sink.frames;
-    const minor = await minorGcsDuring(() => {
+    const { minor } = await minorGcsDuring(() => {
       for (let r = 0; r < N / 16; r++) {
         s.sockets.replies = 16;
         drain();

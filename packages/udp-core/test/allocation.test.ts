@@ -5,7 +5,6 @@
 // warm, then count minor GCs over 100 000 datagrams with a fake socket layer
 // that itself allocates nothing, and check that the heap did not grow.
 // A control loop that allocates on purpose proves the counter works.
-import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import {
   ADDR_STRIDE,
@@ -21,6 +20,7 @@ import {
   type SocketSpec,
 } from '../src/index.js';
 import { QemuStreamSink } from '@x/flow';
+import { minorGcsDuring } from '@x/harness';
 import { ip } from './fakes.js';
 
 const PAYLOAD = new Uint8Array(512).map((_, i) => i);
@@ -83,22 +83,6 @@ class StepClock implements Clock {
   every(): { cancel(): void } {
     return { cancel() {} };
   }
-}
-
-async function minorGcsDuring(fn: () => void): Promise<{ minor: number; heapGrowth: number }> {
-  let minor = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  const heapBefore = process.memoryUsage().heapUsed;
-  fn();
-  const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
-  await new Promise((r) => setTimeout(r, 50));
-  obs.disconnect();
-  return { minor, heapGrowth };
 }
 
 function engineWith(sockets: QuietSockets, sink: FrameSink, splice = false) {

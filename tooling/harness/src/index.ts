@@ -178,3 +178,4 @@ export function childrenOf(pid: number): number[] {
     return [];
   }
 }
+export * from "./gc.js";
