@@ -122,7 +122,6 @@ function slotFrom(a: Uint8Array | undefined, fam: AddressFamily, what: string): 
 
 export class AddressMap {
   readonly mapGw: boolean;
-  private readonly gateway: readonly [AddrSlot, AddrSlot];
   /** The address that stands for the host's loopback: the gateway, --map-host-loopback, or nothing. */
   private readonly loop: readonly [AddrSlot, AddrSlot];
   private readonly guestAddrMap: readonly [AddrSlot, AddrSlot];
@@ -145,10 +144,14 @@ export class AddressMap {
   ) {
     const [v4, v6] = FAMILIES;
     this.mapGw = cfg.mapGw ?? true;
-    this.gateway = [slotFrom(cfg.gateway4, v4, 'gateway4'), slotFrom(cfg.gateway6, v6, 'gateway6')];
-    const loopOf = (given: Uint8Array | null | undefined, gw: Uint8Array | undefined, fam: AddressFamily, what: string): AddrSlot =>
-      given === null ? new AddrSlot() : slotFrom(given ?? (this.mapGw ? gw : undefined), fam, what);
-    this.loop = [loopOf(cfg.mapHostLoopback4, cfg.gateway4, v4, 'mapHostLoopback4'), loopOf(cfg.mapHostLoopback6, cfg.gateway6, v6, 'mapHostLoopback6')];
+    // The gateway stands for the host's loopback unless another address (or none) was given, or --no-map-gw.
+    const gateway = [slotFrom(cfg.gateway4, v4, 'gateway4'), slotFrom(cfg.gateway6, v6, 'gateway6')] as const;
+    const loopOf = (given: Uint8Array | null | undefined, gw: AddrSlot, fam: AddressFamily, what: string): AddrSlot => {
+      if (given === null) return new AddrSlot();
+      if (given !== undefined) return slotFrom(given, fam, what);
+      return this.mapGw ? gw : new AddrSlot();
+    };
+    this.loop = [loopOf(cfg.mapHostLoopback4, gateway[0], v4, 'mapHostLoopback4'), loopOf(cfg.mapHostLoopback6, gateway[1], v6, 'mapHostLoopback6')];
     this.guestAddrMap = [slotFrom(cfg.mapGuestAddr4, v4, 'mapGuestAddr4'), slotFrom(cfg.mapGuestAddr6, v6, 'mapGuestAddr6')];
     this.dnsForward = [slotFrom(cfg.dnsForward4, v4, 'dnsForward4'), slotFrom(cfg.dnsForward6, v6, 'dnsForward6')];
     this.dnsHost = [slotFrom(cfg.dnsHost4, v4, 'dnsHost4'), slotFrom(cfg.dnsHost6, v6, 'dnsHost6')];
@@ -269,10 +272,5 @@ export class AddressMap {
     if (pick === undefined) return false;
     copyBytes(out, outAt, pick.bytes, 0, fam.addrLen);
     return true;
-  }
-
-  /** Whether a gateway address is configured for this family. */
-  gatewayKnown(fam: AddressFamily): boolean {
-    return this.gateway[fam.index].known;
   }
 }
