@@ -6,14 +6,17 @@
  */
 
 /**
- * argv: target count first_id. Sends `count` echo requests, identifiers
- * first_id.., paced so that the tap's queue does not overflow, then collects
- * replies for up to 3 s and reports how many distinct identifiers came back,
- * and whether every reply carried the sequence number it was sent with.
+ * argv: target count first_id wave. Sends `count` echo requests, identifiers
+ * first_id.., in waves of `wave` back to back; each wave's replies are
+ * collected (up to 2 s) before the next wave goes out. With a wave smaller
+ * than the flow cap no flow can be evicted before its reply is in, so every
+ * identifier must come back however slow the machine, while the table still
+ * sees `count` distinct flows in quick succession. Reports how many distinct
+ * identifiers came back, and whether every reply carried its sequence number.
  */
 export const BURST = String.raw`
 import json, select, socket, struct, sys, time
-target, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+target, n, base, wave = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def csum(b):
     if len(b) % 2:
         b += b"\0"
@@ -23,33 +26,35 @@ def csum(b):
     return ~s & 0xffff
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-t0 = time.time()
-for i in range(n):
-    ident, seq = (base + i) & 0xffff, (i * 7 + 1) & 0xffff
-    body = b"burst-%05d" % i
-    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    pkt = hdr[:2] + struct.pack("!H", csum(hdr + body)) + hdr[4:] + body
-    s.sendto(pkt, (target, 0))
-    if i % 16 == 15:
-        time.sleep(0.002)
-sent_s = time.time() - t0
 got, badseq = set(), 0
-end = time.time() + 3
-while time.time() < end and len(got) < n:
-    r, _, _ = select.select([s], [], [], 0.2)
-    if not r:
-        continue
-    d, a = s.recvfrom(4096)
-    ihl = (d[0] & 15) * 4
-    if len(d) < ihl + 8:
-        continue
-    t, c, _, ident, seq = struct.unpack("!BBHHH", d[ihl:ihl + 8])
-    i = (ident - base) & 0xffff
-    if t == 0 and i < n and a[0] == target:
-        got.add(ident)
-        if seq != (i * 7 + 1) & 0xffff:
-            badseq += 1
-print(json.dumps({"sent": n, "replies": len(got), "badSeq": badseq, "sendSeconds": round(sent_s, 3)}))
+def collect(want, until):
+    global badseq
+    while time.time() < until and not want <= got:
+        r, _, _ = select.select([s], [], [], 0.05)
+        if not r:
+            continue
+        d, a = s.recvfrom(4096)
+        ihl = (d[0] & 15) * 4
+        if len(d) < ihl + 8:
+            continue
+        t, c, _, ident, seq = struct.unpack("!BBHHH", d[ihl:ihl + 8])
+        i = (ident - base) & 0xffff
+        if t == 0 and i < n and a[0] == target and ident not in got:
+            got.add(ident)
+            if seq != (i * 7 + 1) & 0xffff:
+                badseq += 1
+t0 = time.time()
+for w in range(0, n, wave):
+    want = set()
+    for i in range(w, min(n, w + wave)):
+        ident, seq = (base + i) & 0xffff, (i * 7 + 1) & 0xffff
+        body = b"burst-%05d" % i
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        pkt = hdr[:2] + struct.pack("!H", csum(hdr + body)) + hdr[4:] + body
+        s.sendto(pkt, (target, 0))
+        want.add(ident)
+    collect(want, time.time() + 2)
+print(json.dumps({"sent": n, "replies": len(got), "badSeq": badseq, "seconds": round(time.time() - t0, 3)}))
 `;
 
 /**
