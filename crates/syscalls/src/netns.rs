@@ -125,6 +125,14 @@ pub fn netns_udp_socket(ns_fd: i32, o: NsUdpOptions) -> Result<i32> {
     })
 }
 
+/// A TCP socket created inside the namespace: pasta's listeners for -T and
+/// its connections into the guest's loopback (splice). Binding, listening
+/// and connecting then work from any thread.
+#[napi]
+pub fn netns_tcp_socket(ns_fd: i32, family: u32) -> Result<i32> {
+    in_netns(ns_fd, move || crate::tcp::tcp_socket_here(family))
+}
+
 #[napi]
 pub fn netns_netlink_socket(ns_fd: i32) -> Result<i32> {
     in_netns(ns_fd, netlink_here)

@@ -14,7 +14,7 @@
 use crate::addr::{Sockaddr, check_port, parse};
 use crate::errno::{Result, check, err, invalid, last, last_err, name};
 use crate::io::byte_count;
-use napi::bindgen_prelude::Uint8ArraySlice;
+use napi::bindgen_prelude::{Float64ArraySlice, Uint32ArraySlice, Uint8ArraySlice};
 use napi_derive::napi;
 use std::cell::RefCell;
 use std::mem::size_of;
@@ -49,6 +49,11 @@ fn domain(family: u32) -> Result<libc::c_int> {
 /// A non-blocking, close-on-exec TCP socket of family 4 or 6.
 #[napi]
 pub fn tcp_socket(family: u32) -> Result<i32> {
+    tcp_socket_here(family)
+}
+
+/// A TCP socket in the calling thread's network namespace (see `netns_tcp_socket`).
+pub fn tcp_socket_here(family: u32) -> Result<i32> {
     let d = domain(family)?;
     // SAFETY: socket() takes no pointers.
     check(unsafe { libc::socket(d, libc::SOCK_STREAM | FLAGS, libc::IPPROTO_TCP) }, "socket", "(tcp)")
@@ -397,4 +402,190 @@ pub fn splice(fd_in: i32, fd_out: i32, length: u32, more: Option<bool>) -> Resul
     // SAFETY: null offsets mean "the descriptors' own positions"; nothing else is a pointer.
     let r = unsafe { libc::splice(fd_in, std::ptr::null_mut(), fd_out, std::ptr::null_mut(), length as usize, flags) };
     byte_count(r, "splice", &format!("fd {fd_in} -> fd {fd_out}"))
+}
+
+/// Most pieces one gather call takes (one iovec is kept for the skip area).
+const MAX_PIECES: usize = 1023;
+
+/// Checked iovecs for the (offset, length) pairs in `desc` over `slab`.
+fn pieces(slab: &[u8], desc: &[u32], count: u32, iov: &mut Vec<libc::iovec>) -> Result<usize> {
+    let n = count as usize;
+    if n == 0 || n > MAX_PIECES || desc.len() < 2 * n {
+        return Err(invalid(format!("{n} pieces with {} descriptor words (1 to {MAX_PIECES} pieces)", desc.len())));
+    }
+    let mut total = 0usize;
+    for i in 0..n {
+        let (o, l) = range(slab.len(), desc[2 * i], desc[2 * i + 1])?;
+        iov.push(libc::iovec { iov_base: slab[o..].as_ptr() as *mut libc::c_void, iov_len: l });
+        total += l;
+    }
+    Ok(total)
+}
+
+/// One recvmsg(MSG_PEEK | MSG_DONTWAIT) scattering queued data over the
+/// `count` (offset, length) pieces of `slab` in `desc`: each piece is the
+/// payload room of one frame for the guest, so the data lands behind the
+/// headers that are written in front of it afterwards. `skip` bytes are
+/// peeked into a scratch area first (no SO_PEEK_OFF: what is in flight).
+/// Returns the bytes placed in the pieces, 0 at end of stream, -1 when it
+/// would block or everything queued lies within `skip`.
+#[napi]
+pub fn recv_peek_pieces(fd: i32, mut slab: Uint8ArraySlice, desc: Uint32ArraySlice, count: u32, skip: u32) -> Result<i64> {
+    // SAFETY: JS is not running while this call is; the slab is ours until we return.
+    let slab = unsafe { slab.as_mut() };
+    let skip = skip as usize;
+    if skip > MAX_PEEK_SKIP {
+        return Err(invalid(format!("peek skip {skip} (at most {MAX_PEEK_SKIP})")));
+    }
+    SKIP.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < skip {
+            scratch.resize(skip, 0);
+        }
+        let mut iov: Vec<libc::iovec> = Vec::with_capacity(count as usize + 1);
+        if skip > 0 {
+            iov.push(libc::iovec { iov_base: scratch.as_mut_ptr() as *mut libc::c_void, iov_len: skip });
+        }
+        pieces(slab, &desc, count, &mut iov)?;
+        // SAFETY: msghdr is plain old data; zero is "no name, no control".
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = iov.len();
+        // SAFETY: every iovec is the scratch area (at least `skip` bytes) or a
+        // range of the slab checked by `pieces`, all writable for the call.
+        let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        let n = byte_count(r, "recvmsg", &format!("fd {fd} (peek)"))?;
+        Ok(if n <= 0 {
+            n
+        } else if n as usize <= skip {
+            -1
+        } else {
+            n - skip as i64
+        })
+    })
+}
+
+/// One sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT) gathering the `count` (offset,
+/// length) pieces of `slab` in `desc`: the in-order payloads of a batch of
+/// guest segments, left where they were received. Bytes the socket took,
+/// -1 when it took none and would block.
+#[napi]
+pub fn send_pieces(fd: i32, slab: Uint8ArraySlice, desc: Uint32ArraySlice, count: u32) -> Result<i64> {
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(count as usize);
+    pieces(&slab, &desc, count, &mut iov)?;
+    // SAFETY: msghdr is plain old data; zero is "no name, no control".
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len();
+    // SAFETY: each iovec is a range of the live slab checked by `pieces`.
+    let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    byte_count(r, "sendmsg", &format!("fd {fd}"))
+}
+
+/// Slots of `tcp_info_into`'s output, each -1 when the kernel's struct is
+/// too short to hold the field. Kept in step with TcpInfoSlot in tcp.ts.
+const SLOTS: [(usize, u8); 14] = [
+    (TI_SND_MSS, 4),
+    (TI_RCV_MSS, 4),
+    (TI_WSCALE, 0),
+    (TI_WSCALE, 1),
+    (TI_RTT, 4),
+    (TI_RTTVAR, 4),
+    (TI_SND_CWND, 4),
+    (TI_UNACKED, 4),
+    (TI_BYTES_ACKED, 8),
+    (TI_BYTES_RECEIVED, 8),
+    (TI_NOTSENT, 4),
+    (TI_MIN_RTT, 4),
+    (TI_SND_WND, 4),
+    (TI_RCV_WND, 4),
+];
+
+/// TCP_INFO into a caller's Float64Array, so that reading a connection's
+/// state on every acknowledgement allocates nothing: out[0] the state,
+/// out[1 + k] the field of SLOTS[k] (-1 when absent), out[15] the struct
+/// length the kernel filled. Returns that length.
+#[napi]
+pub fn tcp_info_into(fd: i32, mut out: Float64ArraySlice) -> Result<u32> {
+    // SAFETY: JS is not running while this call is; the array is ours until we return.
+    let out = unsafe { out.as_mut() };
+    if out.len() < SLOTS.len() + 2 {
+        return Err(invalid(format!("tcp_info output of {} slots (want {})", out.len(), SLOTS.len() + 2)));
+    }
+    let mut raw = [0u64; TI_ROOM / 8];
+    let mut len = TI_ROOM as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `raw`, which has TI_ROOM.
+    let r = unsafe {
+        libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, raw.as_mut_ptr() as *mut libc::c_void, &mut len)
+    };
+    if r < 0 {
+        return Err(last_err("getsockopt", &format!("fd {fd} (TCP_INFO)")));
+    }
+    let n = (len as usize).min(TI_ROOM);
+    let mut b = [0u8; TI_ROOM];
+    for (i, w) in raw.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
+    }
+    out[0] = if n >= 1 { b[0] as f64 } else { -1.0 };
+    for (k, &(o, kind)) in SLOTS.iter().enumerate() {
+        out[1 + k] = match kind {
+            // The window scales share one byte of bit fields: send in the low nibble.
+            0 if o < n => (b[o] & 0x0f) as f64,
+            1 if o < n => (b[o] >> 4) as f64,
+            4 if o + 4 <= n => u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as f64,
+            8 if o + 8 <= n => {
+                let mut x = [0u8; 8];
+                x.copy_from_slice(&b[o..o + 8]);
+                u64::from_ne_bytes(x) as f64
+            }
+            _ => -1.0,
+        };
+    }
+    out[SLOTS.len() + 1] = n as f64;
+    Ok(n as u32)
+}
+
+/// SIOCOUTQ: bytes written to the socket and not yet acknowledged by the
+/// peer, which bounds the window offered to the guest.
+#[napi]
+pub fn out_queue(fd: i32) -> Result<i32> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one c_int to the live `v`.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut v as *mut libc::c_int) };
+    check(r, "ioctl", &format!("fd {fd} (SIOCOUTQ)"))?;
+    Ok(v)
+}
+
+/// SIOCINQ: bytes queued for reading.
+#[napi]
+pub fn in_queue(fd: i32) -> Result<i32> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: SIOCINQ (FIONREAD) writes one c_int to the live `v`.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut v as *mut libc::c_int) };
+    check(r, "ioctl", &format!("fd {fd} (SIOCINQ)"))?;
+    Ok(v)
+}
+
+/// SO_LINGER with a zero timeout, so that close() sends a RST: how a
+/// guest's RST is carried to the peer.
+#[napi]
+pub fn set_linger_zero(fd: i32) -> Result<()> {
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: the option value is a live struct linger and its size is passed along.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &l as *const libc::linger as *const libc::c_void,
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    check(r, "setsockopt", &format!("fd {fd} (SO_LINGER)")).map(|_| ())
+}
+
+/// SO_REUSEADDR, for listeners of forwarded ports.
+#[napi]
+pub fn set_reuse_addr(fd: i32, on: bool) -> Result<()> {
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, on as i32, "SO_REUSEADDR")
 }

@@ -62,6 +62,9 @@ export declare function getSndBuf(fd: number): number
 
 export declare function getsockname(fd: number): SocketName
 
+/** SIOCINQ: bytes queued for reading. */
+export declare function inQueue(fd: number): number
+
 export declare function linkUp(name: string): void
 
 export declare function listen(fd: number, backlog: number): void
@@ -73,6 +76,13 @@ export declare function netnsLinkUp(nsFd: number, name: string): void
 export declare function netnsNetlinkSocket(nsFd: number): number
 
 export declare function netnsOpenTap(nsFd: number, options?: TapOptions | undefined | null): Tap
+
+/**
+ * A TCP socket created inside the namespace: pasta's listeners for -T and
+ * its connections into the guest's loopback (splice). Binding, listening
+ * and connecting then work from any thread.
+ */
+export declare function netnsTcpSocket(nsFd: number, family: number): number
 
 /** A UDP socket created, bound and optionally connected inside the namespace. */
 export declare function netnsUdpSocket(nsFd: number, o: NsUdpOptions): number
@@ -108,6 +118,12 @@ export declare function openNamespace(path: string, kind?: string | undefined | 
 
 /** Opens a tap in the calling thread's (Node's main thread's) namespace. */
 export declare function openTap(options?: TapOptions | undefined | null): Tap
+
+/**
+ * SIOCOUTQ: bytes written to the socket and not yet acknowledged by the
+ * peer, which bounds the window offered to the guest.
+ */
+export declare function outQueue(fd: number): number
 
 /**
  * Whether this kernel takes SO_PEEK_OFF on a TCP socket (tried once on a
@@ -174,6 +190,17 @@ export declare function recvmmsg(fd: number, slab: Uint8Array, slotSize: number,
 export declare function recvPeek(fd: number, buf: Uint8Array, offset: number, length: number, peekOffset?: number | undefined | null): number
 
 /**
+ * One recvmsg(MSG_PEEK | MSG_DONTWAIT) scattering queued data over the
+ * `count` (offset, length) pieces of `slab` in `desc`: each piece is the
+ * payload room of one frame for the guest, so the data lands behind the
+ * headers that are written in front of it afterwards. `skip` bytes are
+ * peeked into a scratch area first (no SO_PEEK_OFF: what is in flight).
+ * Returns the bytes placed in the pieces, 0 at end of stream, -1 when it
+ * would block or everything queued lies within `skip`.
+ */
+export declare function recvPeekPieces(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, skip: number): number
+
+/**
  * Sends `count` datagrams whose (offset, length) pairs are in `desc`, each to
  * the destination in its `addrs` record, or on the connected peer when
  * `addrs` is absent or the record's family is 0. Returns how many went out:
@@ -187,6 +214,14 @@ export declare function sendmmsg(fd: number, slab: Uint8Array, desc: Uint32Array
  * a short write to qemu's stream socket is completed.
  */
 export declare function sendmsg(fd: number, parts: Array<Uint8Array>): number
+
+/**
+ * One sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT) gathering the `count` (offset,
+ * length) pieces of `slab` in `desc`: the in-order payloads of a batch of
+ * guest segments, left where they were received. Bytes the socket took,
+ * -1 when it took none and would block.
+ */
+export declare function sendPieces(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number
 
 /**
  * Sends `count` pieces of the slab, given as (offset, length) pairs in
@@ -203,6 +238,12 @@ export declare function sendSegments(fd: number, slab: Uint8Array, desc: Uint32A
 /** Sets SO_RCVBUF and SO_SNDBUF (either may be 0 to leave it). */
 export declare function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void
 
+/**
+ * SO_LINGER with a zero timeout, so that close() sends a RST: how a
+ * guest's RST is carried to the peer.
+ */
+export declare function setLingerZero(fd: number): void
+
 export declare function setMaxSeg(fd: number, mss: number): void
 
 export declare function setNoDelay(fd: number, on: boolean): void
@@ -216,6 +257,9 @@ export declare function setPipeSize(fd: number, bytes: number): number
 export declare function setQuickAck(fd: number, on: boolean): void
 
 export declare function setRcvBuf(fd: number, bytes: number): void
+
+/** SO_REUSEADDR, for listeners of forwarded ports. */
+export declare function setReuseAddr(fd: number, on: boolean): void
 
 export declare function setSndBuf(fd: number, bytes: number): void
 
@@ -327,6 +371,14 @@ export interface TcpInfo {
   /** How many bytes of struct tcp_info the kernel filled. */
   length: number
 }
+
+/**
+ * TCP_INFO into a caller's Float64Array, so that reading a connection's
+ * state on every acknowledgement allocates nothing: out[0] the state,
+ * out[1 + k] the field of SLOTS[k] (-1 when absent), out[15] the struct
+ * length the kernel filled. Returns that length.
+ */
+export declare function tcpInfoInto(fd: number, out: Float64Array): number
 
 /** A non-blocking, close-on-exec TCP socket of family 4 or 6. */
 export declare function tcpSocket(family: number): number

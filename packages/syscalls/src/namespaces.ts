@@ -121,6 +121,15 @@ export function netnsUdpSocket(nsFd: number, o: NsUdpOptions): number {
 }
 
 /** An rtnetlink socket inside `nsFd`. */
+/**
+ * A TCP socket inside the namespace (pasta's -T listeners and its splice
+ * connections into the guest's loopback); bind, listen and connect then
+ * work from the main thread.
+ */
+export function netnsTcpSocket(nsFd: number, family: Family): number {
+  return guard(() => native.netnsTcpSocket(nsFd, family));
+}
+
 export function netnsNetlinkSocket(nsFd: number): number {
   return guard(() => native.netnsNetlinkSocket(nsFd));
 }

@@ -252,3 +252,77 @@ export function setPipeSize(fd: number, bytes: number): number {
 export function splice(fdIn: number, fdOut: number, length: number, more = false): number {
   return guard(() => native.splice(fdIn, fdOut, length, more));
 }
+
+/**
+ * Peeks queued data over `count` (offset, length) pieces of `slab` in one
+ * recvmsg: each piece is the payload room of one frame for the guest, so
+ * the data lands behind the headers written in front of it afterwards.
+ * `skip` bytes are peeked into a scratch area first (no SO_PEEK_OFF: the
+ * bytes in flight). Bytes placed in the pieces, 0 at end of stream, -1 when
+ * it would block or everything queued lies within `skip`.
+ */
+export function recvPeekPieces(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, skip = 0): number {
+  return guard(() => native.recvPeekPieces(fd, slab, desc, count, skip));
+}
+
+/**
+ * Writes `count` (offset, length) pieces of `slab` with one sendmsg
+ * (MSG_NOSIGNAL | MSG_DONTWAIT): the payloads of a batch of guest segments
+ * where they were received. Bytes taken, -1 when it would block.
+ */
+export function sendPieces(fd: number, slab: Uint8Array, desc: Uint32Array, count: number): number {
+  return guard(() => native.sendPieces(fd, slab, desc, count));
+}
+
+/**
+ * Where `tcpInfoInto` puts each field in its Float64Array (-1: the
+ * kernel's struct is too short for it). Kept in step with SLOTS in tcp.rs.
+ */
+export const TcpInfoSlot = {
+  STATE: 0,
+  SND_MSS: 1,
+  RCV_MSS: 2,
+  SND_WSCALE: 3,
+  RCV_WSCALE: 4,
+  RTT: 5,
+  RTTVAR: 6,
+  SND_CWND: 7,
+  UNACKED: 8,
+  BYTES_ACKED: 9,
+  BYTES_RECEIVED: 10,
+  NOTSENT: 11,
+  MIN_RTT: 12,
+  SND_WND: 13,
+  RCV_WND: 14,
+  LENGTH: 15,
+  COUNT: 16,
+} as const;
+
+/**
+ * TCP_INFO into a reusable Float64Array of TcpInfoSlot.COUNT slots, for
+ * reads on the data path that must not allocate. Returns the length the
+ * kernel filled.
+ */
+export function tcpInfoInto(fd: number, out: Float64Array): number {
+  return guard(() => native.tcpInfoInto(fd, out));
+}
+
+/** SIOCOUTQ: bytes written and not yet acknowledged by the peer. */
+export function outQueue(fd: number): number {
+  return guard(() => native.outQueue(fd));
+}
+
+/** SIOCINQ: bytes queued for reading. */
+export function inQueue(fd: number): number {
+  return guard(() => native.inQueue(fd));
+}
+
+/** SO_LINGER 0: close() then sends a RST, which carries a guest's RST to the peer. */
+export function setLingerZero(fd: number): void {
+  guard(() => native.setLingerZero(fd));
+}
+
+/** SO_REUSEADDR, for the listeners of forwarded ports. */
+export function setReuseAddr(fd: number, on = true): void {
+  guard(() => native.setReuseAddr(fd, on));
+}

@@ -31,6 +31,14 @@ import {
   tcpConnect,
   tcpInfo,
   tcpSocket,
+  tcpInfoInto,
+  TcpInfoSlot,
+  recvPeekPieces,
+  sendPieces,
+  outQueue,
+  inQueue,
+  setLingerZero,
+  setReuseAddr,
   type Family,
 } from "../src/index.js";
 
@@ -313,6 +321,75 @@ describe.each([4, 6] as const)("TCP over IPv%i", (family) => {
     expect(aDone).toBe(true);
     shutdown(b.client, "write");
     expect(await until(() => recvPeek(b.server, out), (n) => n >= 0)).toBe(0);
+  });
+});
+
+describe.each([4, 6] as const)("TCP slab calls over IPv%i", (family) => {
+  it("sends pieces of a slab in one call and peeks them back over pieces, with and without a skip", async () => {
+    const { client, server } = await pair(family);
+    setReuseAddr(server);
+    const slab = pattern(4096, 5);
+    // Three pieces with gaps between them, as payloads between guest headers.
+    const desc = Uint32Array.of(100, 300, 1000, 500, 2000, 200);
+    expect(sendPieces(client, slab, desc, 3)).toBe(1000);
+    const sent = new Uint8Array([...slab.subarray(100, 400), ...slab.subarray(1000, 1500), ...slab.subarray(2000, 2200)]);
+    await peekAll(server, 1000);
+    expect(inQueue(server)).toBe(1000);
+    // Peek into two frames' payload rooms, 64 bytes apart.
+    const into = new Uint8Array(2048);
+    const rooms = Uint32Array.of(64, 400, 528, 400);
+    expect(recvPeekPieces(server, into, rooms, 2)).toBe(800);
+    expect(into.subarray(64, 464)).toEqual(sent.subarray(0, 400));
+    expect(into.subarray(528, 928)).toEqual(sent.subarray(400, 800));
+    // With 800 bytes in flight skipped: the rest lands in the first room.
+    expect(recvPeekPieces(server, into, rooms, 2, 800)).toBe(200);
+    expect(into.subarray(64, 264)).toEqual(sent.subarray(800, 1000));
+    // Everything queued lies within the skip: nothing new.
+    expect(recvPeekPieces(server, into, rooms, 2, 1000)).toBe(-1);
+    expect(recvDiscard(server, 1000)).toBe(1000);
+    expect(recvPeekPieces(server, into, rooms, 2)).toBe(-1);
+    shutdown(client, "write");
+    expect(await until(() => recvPeekPieces(server, into, rooms, 2), (n) => n === 0)).toBe(0);
+  });
+
+  it("reads TCP_INFO into slots and the send queue's length", async () => {
+    const { client, server } = await pair(family);
+    const info = new Float64Array(TcpInfoSlot.COUNT);
+    const len = tcpInfoInto(client, info);
+    expect(len).toBeGreaterThan(100);
+    expect(info[TcpInfoSlot.LENGTH]).toBe(len);
+    expect(info[TcpInfoSlot.STATE]).toBe(TcpState.ESTABLISHED);
+    expect(info[TcpInfoSlot.SND_MSS]).toBe(tcpInfo(client).sndMss);
+    expect(info[TcpInfoSlot.SND_WSCALE]).toBe(tcpInfo(client).sndWscale);
+    expect(outQueue(client)).toBe(0);
+    expect(sendParts(client, [pattern(5000, 1)])).toBe(5000);
+    await peekAll(server, 5000);
+    // The peer has acknowledged it (its kernel took it), or is about to.
+    expect(await until(() => outQueue(client), (n) => n === 0)).toBe(0);
+    tcpInfoInto(client, info);
+    expect(info[TcpInfoSlot.BYTES_ACKED]).toBe(5001);
+    expect(() => tcpInfoInto(client, new Float64Array(3))).toThrow(/slots/);
+  });
+
+  it("closes with a RST after SO_LINGER 0: the peer sees ECONNRESET", async () => {
+    const { client, server } = await pair(family);
+    setLingerZero(server);
+    close(server);
+    open.splice(open.indexOf(server), 1);
+    const buf = new Uint8Array(16);
+    let code = "";
+    await until(
+      () => {
+        try {
+          return recvPeek(client, buf);
+        } catch (e) {
+          code = (e as { code: string }).code;
+          return -2;
+        }
+      },
+      (n) => n !== -1,
+    );
+    expect(code).toBe("ECONNRESET");
   });
 });
 
