@@ -19,11 +19,13 @@
 //! UNIX and netlink sockets), `mmsg` (batched datagrams), `io` (reads and
 //! writes, batched for tap devices), `tap` (/dev/net/tun), `tcp` (TCP sockets, peeking,
 //! TCP_INFO, pipes and splice), `netns` (work
-//! inside another network namespace on a short-lived thread), `spawn`
+//! inside another network namespace on a short-lived thread), `epoll` (an
+//! epoll set of our own behind one libuv watch, edge-triggered), `spawn`
 //! (starting a command in new namespaces from a multithreaded process) and
 //! `poll` (readiness through libuv, on Node's own event loop).
 
 mod addr;
+mod epoll;
 mod errno;
 mod io;
 mod mmsg;

@@ -46,6 +46,28 @@ export declare function connect(fd: number, family: number, address: string, por
 /** Makes a new network namespace and returns a descriptor that keeps it alive. */
 export declare function createNetns(): number
 
+/**
+ * Adds `fd` with `events` (1 in, 2 out, 4 read hang-up, 32 edge-triggered);
+ * `token` comes back with its readiness.
+ */
+export declare function epollAdd(ep: number, fd: number, events: number, token: number): void
+
+/** A new epoll instance (close-on-exec). */
+export declare function epollCreate(): number
+
+/** Changes the events (and token) of a descriptor in the set. */
+export declare function epollModify(ep: number, fd: number, events: number, token: number): void
+
+/** Removes a descriptor from the set (closing it also does). */
+export declare function epollRemove(ep: number, fd: number): void
+
+/**
+ * epoll_wait without waiting: up to `out.len() / 2` ready descriptors as
+ * (token, events) pairs, events as 1 in, 2 out, 4 read hang-up, 8 error,
+ * 16 hang-up. Returns how many.
+ */
+export declare function epollWait(ep: number, out: Uint32Array): number
+
 export interface ExitStatus {
   pid: number
   /** The exit code, when the process exited. */

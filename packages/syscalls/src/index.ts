@@ -27,6 +27,7 @@ export type { BindOptions, SocketName, Tap, TapOptions } from "./types.js";
 export { RecvBatch, SendBatch, formatAddress, MAX_BATCH, RECORD, RecordField, type Family } from "./batch.js";
 export { isSyscallError, hasCode, guard, type SyscallError } from "./errors.js";
 export { Watcher, READABLE, WRITABLE, HANGUP, type WatchCallback } from "./watcher.js";
+export { EpollSet, Epoll, type EpollHandler } from "./epoll.js";
 export {
   tcpSocket,
   listen,
