@@ -14,13 +14,13 @@
  *   ICMPv6 router/neighbour messages  the responders (NDP)
  *   other UDP                         udp-core, queued and sent as a burst
  *   ICMP, other ICMPv6                the echo handler (icmp-echo.ts)
- *   TCP                               counted until the TCP layer exists
+ *   TCP                               tcp-core
  *   anything else                     counted by its reason
  *
  * Every frame is counted exactly once: delivered to a transport, answered
  * or ignored by a responder, or dropped as `malformed`, `unknownEtherType`, `unknownProtocol`, `fragment`
- * (passt does not reassemble), `notForUs` (ARP and DHCP the responders
- * passed over) or `tcp`. The transports and the responders receive the
+ * (passt does not reassemble) or `notForUs` (ARP and DHCP the responders
+ * passed over). The transports and the responders receive the
  * parsed record and read only their own headers: nothing after this reads
  * an IP header again.
  *
@@ -48,8 +48,6 @@ export interface DropCounters {
   unknownProtocol: number;
   fragment: number;
   notForUs: number;
-  /** TCP segments: reserved for the TCP layer, counted until it exists. */
-  tcp: number;
 }
 
 /** Where the dispatcher sends each kind of frame. */
@@ -58,6 +56,7 @@ export interface FrameTargets {
   responders(slab: Uint8Array, at: number, len: number, h: FrameHeaders): "answered" | "consumed" | "malformed" | "pass";
   udp(slab: Uint8Array, h: FrameHeaders): void;
   icmp(slab: Uint8Array, h: FrameHeaders): void;
+  tcp(slab: Uint8Array, h: FrameHeaders): void;
   /** After the last frame of a batch: send what was queued. */
   flush(): void;
   /** A frame whose headers vouch for its source MAC. */
@@ -83,7 +82,7 @@ export class GuestFrames {
     answered: 0,
     ignored: 0,
     malformed: 0,
-    dropped: { unknownEtherType: 0, unknownProtocol: 0, fragment: 0, notForUs: 0, tcp: 0 },
+    dropped: { unknownEtherType: 0, unknownProtocol: 0, fragment: 0, notForUs: 0 },
   };
   private readonly h = new FrameHeaders();
 
@@ -146,7 +145,7 @@ export class GuestFrames {
         else c.dropped.unknownProtocol++;
         return;
       case IpProtocol.Tcp:
-        c.dropped.tcp++;
+        this.to.tcp(slab, h);
         return;
       default:
         c.dropped.unknownProtocol++;

@@ -5,7 +5,8 @@
  *
  * A session composes the layers for one guest link: one flow table and one
  * address translation (@x/flow) shared by every transport, the UDP engine
- * (@x/udp-core) and the ICMP echo handler on top of them, the link-layer
+ * (@x/udp-core), the TCP translation (@x/tcp-core) and the ICMP echo
+ * handler on top of them, the link-layer
  * responders (ARP, NDP, DHCP, DHCPv6), and the dispatcher that parses each
  * guest frame once and hands it to exactly one of them (guest-frames.ts).
  * The session owns the flow table's aging timer. Frames for the guest
@@ -15,11 +16,13 @@
  */
 import { AddressMap, FlowTable, PortForwards, systemClock, type FrameSink, type GatewayConfig, type Logger, type TimerHandle } from "@x/flow";
 import { UdpEngine, type UdpCounters, type UdpEngineStats } from "@x/udp-core";
+import { TcpEngine, type TcpCounters, type TcpStats, type TcpSocketLayer } from "@x/tcp-core";
 import { respondParsed, type LinkConfig } from "./responders/index.js";
 import type { NetConfig } from "./net-config.js";
 import type { PortSpec } from "@x/flow";
 import type { PcapFile } from "./pcap-file.js";
 import type { SyscallSockets } from "./socket-layer.js";
+import { TcpSyscallSockets } from "./tcp-sockets.js";
 import type { Log } from "./log.js";
 import { GuestFrames, type DropCounters } from "./guest-frames.js";
 import { IcmpEcho, type IcmpCounters } from "./icmp-echo.js";
@@ -35,11 +38,17 @@ export interface GuestSink extends FrameSink {
 export interface SessionOptions {
   config: NetConfig;
   sockets: SyscallSockets;
+  /** Stream sockets for TCP; by default real ones, in `sockets`' namespace for the "ns" side. */
+  tcpSockets?: TcpSocketLayer;
   sink: GuestSink;
   log: Log;
   pcap?: PcapFile;
   udpIn: PortSpec;
   udpOut?: PortSpec;
+  /** TCP on (default true; --no-tcp). */
+  tcp?: boolean;
+  tcpIn?: PortSpec;
+  tcpOut?: PortSpec;
   /** pasta: relay loopback traffic socket to socket. */
   splice: boolean;
   dhcp: boolean;
@@ -65,11 +74,12 @@ export interface SessionCounters {
   /** Frames from the guest no transport or responder took, by reason. */
   dropped: DropCounters;
   udp: UdpCounters;
+  tcp: TcpCounters;
   icmp: IcmpCounters;
 }
 
 /** Live object counts. */
-export interface SessionStats extends UdpEngineStats {
+export interface SessionStats extends UdpEngineStats, TcpStats {
   /** Every flow in the table, and the ICMP echo flows among them. */
   allFlows: number;
   icmpFlows: number;
@@ -87,7 +97,7 @@ function ephemeralRange(): { start: number; end: number } {
 }
 
 export function forwardsOf(spec: PortSpec | undefined): PortForwards {
-  // With `auto`, the ports listed in other -u/-U options are forwarded as usual;
+  // With `auto`, the ports listed in other -t/-T/-u/-U options are forwarded as usual;
   // the automatic ones are added at run time (auto-forward.ts).
   if (!spec || spec.mode === "none") return PortForwards.none();
   const exclude = [...spec.exclude];
@@ -97,6 +107,8 @@ export function forwardsOf(spec: PortSpec | undefined): PortForwards {
 
 export class GuestSession {
   readonly udp: UdpEngine;
+  readonly tcp: TcpEngine;
+  readonly tcpSockets: TcpSocketLayer;
   readonly icmp: IcmpEcho;
   readonly flows: FlowTable;
   readonly link: LinkConfig;
@@ -157,6 +169,21 @@ export class GuestSession {
       },
       { sockets: o.sockets, frames: o.sink, clock: systemClock, logger, flows: this.flows, nat },
     );
+    this.tcpSockets = o.tcpSockets ?? new TcpSyscallSockets(o.sockets.nsFd);
+    this.tcp = new TcpEngine(
+      {
+        enabled: o.tcp ?? true,
+        ourMac: c.ourMac,
+        ipv4: c.v4 !== undefined,
+        ipv6: c.v6 !== undefined,
+        mtu: c.mtu,
+        inbound: forwardsOf(o.tcpIn),
+        outbound: forwardsOf(o.tcpOut),
+        splice: o.splice,
+        ...(c.template.ifindex !== undefined ? { scopeId6: c.template.ifindex } : {}),
+      },
+      { sockets: this.tcpSockets, sink: o.sink, clock: systemClock, logger, flows: this.flows, nat },
+    );
     this.icmp = new IcmpEcho(
       { enabled: o.icmp ?? true, ourMac: c.ourMac, ipv4: c.v4 !== undefined, ipv6: c.v6 !== undefined, scopeId6: c.template.ifindex },
       { sockets: o.sockets, sink: o.sink, clock: systemClock, logger, flows: this.flows, nat },
@@ -177,18 +204,23 @@ export class GuestSession {
     };
     const udp = this.udp;
     const icmp = this.icmp;
+    const tcp = this.tcp;
     this.frames = new GuestFrames({
       responders: (slab, at, len, h) => respondParsed(slab, at, len, h, this.link, this.reply),
       udp: (slab, h) => udp.queueParsed(slab, h),
       icmp: (slab, h) => icmp.fromGuest(slab, h),
-      flush: () => udp.flushGuest(),
+      tcp: (slab, h) => tcp.fromGuest(slab, h),
+      flush: () => {
+        udp.flushGuest();
+        tcp.flushGuest();
+      },
       learnMac: (slab, at) => this.learnMac(slab, at),
     });
   }
 
   /** Opens forwarded ports and starts aging; returns the ports that could not be bound. */
-  start(): { port: number; family: 4 | 6; side: "host" | "ns"; code: string }[] {
-    const failures = this.udp.start();
+  start(): { port: number; family: 4 | 6; side: "host" | "ns"; code: string; protocol?: "TCP" }[] {
+    const failures = [...this.udp.start(), ...this.tcp.start().map((f) => ({ ...f, protocol: "TCP" as const }))];
     this.icmp.probe();
     this.timer = systemClock.every(1000, () => this.flows.sweep(systemClock.now()));
     return failures;
@@ -198,6 +230,8 @@ export class GuestSession {
     this.timer?.cancel();
     this.timer = undefined;
     this.udp.stop();
+    this.tcp.stop();
+    if (this.tcpSockets instanceof TcpSyscallSockets) this.tcpSockets.stop();
     this.icmp.stop();
   }
 
@@ -226,6 +260,7 @@ export class GuestSession {
     for (let k = 0; k < 6; k++) this.guestMac[k] = slab[src + k] as number;
     this.macKnown = true;
     this.udp.setGuestMac(this.guestMac);
+    this.tcp.setGuestMac(this.guestMac);
     this.icmp.setGuestMac(this.guestMac);
     (this.link as { guestMac?: Uint8Array }).guestMac = this.guestMac;
     this.log.debug(`guest MAC is ${[...this.guestMac].map((b) => b.toString(16).padStart(2, "0")).join(":")}`);
@@ -240,6 +275,7 @@ export class GuestSession {
       malformed: f.malformed,
       dropped: f.dropped,
       udp: this.udp.counters,
+      tcp: this.tcp.counters,
       icmp: this.icmp.counters,
       gsoSends: this.o.sockets.gsoSends,
     };
@@ -247,6 +283,6 @@ export class GuestSession {
 
   /** Live object counts: UDP's, and the flow table's. */
   stats(): SessionStats {
-    return { ...this.udp.stats(), allFlows: this.flows.size, icmpFlows: this.icmp.flowCount };
+    return { ...this.udp.stats(), ...this.tcp.stats(), allFlows: this.flows.size, icmpFlows: this.icmp.flowCount };
   }
 }

@@ -9,9 +9,8 @@
  * or a value that does not parse, is a UsageError with one line naming the
  * option, so the command can print it and exit 1 before starting anything.
  *
- * TCP is not carried yet: `-t none`, `-T none` and --no-tcp are accepted
- * (podman passes the first two), any other TCP spec is refused with a
- * message that says so. --no-icmp turns ICMP echo off.
+ * -t/-T and -u/-U take the same port specs (@x/flow's parsePortSpec);
+ * --no-tcp, --no-udp and --no-icmp turn a transport off.
  */
 import { isWireError, parseIpv4Addr, parseMac, parseIpAddr, type WireError } from "@x/l2";
 import { mergePortSpecs, parsePortSpec, PortSpecError, type PortSpec } from "@x/flow";
@@ -66,6 +65,12 @@ export interface Options {
   dhcpDns: boolean;
   dhcpSearch: boolean;
   udp: boolean;
+  /** TCP (--no-tcp turns it off). */
+  tcp: boolean;
+  /** -t: host ports forwarded to the guest. */
+  tcpIn: PortSpec;
+  /** -T: namespace ports forwarded to the host (pasta). */
+  tcpOut: PortSpec;
   /** ICMP/ICMPv6 echo (--no-icmp turns it off). */
   icmp: boolean;
   /** -u: host ports forwarded to the guest. */
@@ -133,14 +138,12 @@ function integer(value: string, name: string, min: number, max: number): number 
   return n;
 }
 
-function tcpSpec(o: Options, value: string, name: string): void {
-  if (value !== "none") throw new UsageError(`${name} ${value}: TCP is not supported yet; only '${name} none' is accepted`);
-}
-
 /** What several occurrences of one option add up to, while parsing. */
 interface Collect {
   udpIn: PortSpec[];
   udpOut: PortSpec[];
+  tcpIn: PortSpec[];
+  tcpOut: PortSpec[];
 }
 
 const SPECS: Spec[] = [
@@ -223,10 +226,10 @@ const SPECS: Spec[] = [
   { long: "dhcp-dns", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpDns = true) },
   { long: "dhcp-search", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpSearch = true) },
   { long: "no-udp", arg: false, apply: (o) => (o.udp = false) },
-  { long: "no-tcp", arg: false, apply: () => {} },
+  { long: "no-tcp", arg: false, apply: (o) => (o.tcp = false) },
   { long: "no-icmp", arg: false, apply: (o) => (o.icmp = false) },
-  { long: "tcp-ports", short: "t", arg: true, apply: tcpSpec },
-  { long: "tcp-ns", short: "T", arg: true, modes: ["pasta"], apply: tcpSpec },
+  { long: "tcp-ports", short: "t", arg: true, apply: (_o, v, _n, c) => void c.tcpIn.push(parsePortSpec(v)) },
+  { long: "tcp-ns", short: "T", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.tcpOut.push(parsePortSpec(v)) },
   { long: "udp-ports", short: "u", arg: true, apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)) },
   { long: "udp-ns", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
   { long: "max-bindings", arg: true, apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)) },
@@ -262,7 +265,10 @@ function defaults(mode: Mode): Options {
     dhcpDns: mode === "passt",
     dhcpSearch: mode === "passt",
     udp: true,
+    tcp: true,
     icmp: true,
+    tcpIn: { mode: "none", entries: [], exclude: [] },
+    tcpOut: { mode: "none", entries: [], exclude: [] },
     udpIn: { mode: "none", entries: [], exclude: [] },
     udpOut: { mode: "none", entries: [], exclude: [] },
     noNetnsQuit: false,
@@ -283,7 +289,7 @@ export function parseOptions(mode: Mode, argv: readonly string[]): Options {
 
 function parse(mode: Mode, argv: readonly string[]): Options {
   const o = defaults(mode);
-  const c: Collect = { udpIn: [], udpOut: [] };
+  const c: Collect = { udpIn: [], udpOut: [], tcpIn: [], tcpOut: [] };
   const byLong = new Map(SPECS.map((s) => [s.long, s]));
   const byShort = new Map(SPECS.filter((s) => s.short).map((s) => [s.short as string, s]));
   // Mistakes are worded as glibc's getopt_long words them, which callers
@@ -355,6 +361,8 @@ function parse(mode: Mode, argv: readonly string[]): Options {
   }
   o.udpIn = mergePortSpecs(c.udpIn);
   o.udpOut = mergePortSpecs(c.udpOut);
+  o.tcpIn = mergePortSpecs(c.tcpIn);
+  o.tcpOut = mergePortSpecs(c.tcpOut);
   if (o.address4 && !o.ipv4) throw new UsageError("an IPv4 address was given with --ipv6-only");
   if (o.address6 && !o.ipv6) throw new UsageError("an IPv6 address was given with --ipv4-only");
   if (o.quiet && o.debug) throw new UsageError("--quiet and --debug cannot be used together");
@@ -368,6 +376,6 @@ export function helpText(mode: Mode): string {
     if (s.modes && !s.modes.includes(mode)) continue;
     lines.push(`  ${s.short ? `-${s.short}, ` : "    "}--${s.long}${s.arg ? " VALUE" : ""}`);
   }
-  lines.push("", "UDP only for now: -t and -T accept 'none'. See passt(1) and pasta(1) for the meaning of each option.");
+  lines.push("", "See passt(1) and pasta(1) for the meaning of each option.");
   return lines.join("\n");
 }

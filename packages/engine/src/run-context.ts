@@ -68,8 +68,8 @@ export function defaultMaxBindings(limitsText?: string): number {
  * run: passt's `-u auto` (pasta implements it, see auto-forward.ts).
  */
 export function warnUnsupported(o: Options, log: Log): void {
-  if (o.udpIn.mode === "auto" || o.udpOut.mode === "auto") {
-    log.warn("port forwarding 'auto' is pasta only: no UDP ports are forwarded for it; list them with -u");
+  if (o.udpIn.mode === "auto" || o.udpOut.mode === "auto" || o.tcpIn.mode === "auto") {
+    log.warn("port forwarding 'auto' is pasta only: no ports are forwarded for it; list them with -t and -u");
   }
 }
 
@@ -86,6 +86,9 @@ export function sessionFor(
     ...(parts.pcap ? { pcap: parts.pcap } : {}),
     udpIn: o.udp ? o.udpIn : NONE,
     udpOut: o.udp && parts.splice ? o.udpOut : NONE,
+    tcp: o.tcp,
+    tcpIn: o.tcp ? o.tcpIn : NONE,
+    tcpOut: o.tcp && parts.splice ? o.tcpOut : NONE,
     splice: parts.splice,
     dhcp: o.dhcp,
     ndp: o.ndp,
@@ -98,11 +101,11 @@ export function sessionFor(
 }
 
 /** The first port that could not be bound, as one line for the user; undefined when all were. */
-export function bindFailure(failures: { port: number; family: number; side: string; code: string }[]): string | undefined {
+export function bindFailure(failures: { port: number; family: number; side: string; code: string; protocol?: string }[]): string | undefined {
   const f = failures[0];
   if (!f) return undefined;
   const where = f.side === "ns" ? "in the namespace" : "on the host";
-  return `cannot bind UDP port ${f.port} (IPv${f.family}) ${where}: ${f.code}`;
+  return `cannot bind ${f.protocol ?? "UDP"} port ${f.port} (IPv${f.family}) ${where}: ${f.code}`;
 }
 
 /** One line per family: what the guest is told. */

@@ -98,7 +98,7 @@ export class SyscallSockets implements SocketLayer {
   private readonly sends = new WeakMap<SendBatch, NativeSend>();
 
   /** `nsFd`: the guest's network namespace, for sockets on the "ns" side (pasta only). */
-  constructor(private readonly nsFd?: number) {}
+  constructor(readonly nsFd?: number) {}
 
   open(spec: SocketSpec): SocketHandle {
     const address = spec.address ? formatAddress(spec.address) : "";

@@ -89,6 +89,7 @@ function stack() {
     responders: () => "pass",
     udp: (slab, h) => udp.queueParsed(slab, h),
     icmp: (slab, h) => icmp.fromGuest(slab, h),
+    tcp: () => {},
     flush: () => udp.flushGuest(),
     learnMac: () => void learnt++,
   });

@@ -4,10 +4,10 @@ import { set16 } from "@x/l2";
 import { GuestFrames, type FrameTargets } from "../src/index.js";
 import { arpFrame, echoFrame, GUEST_MAC, ipFrame, slabOf, udpFrame } from "./frames-kit.js";
 
-type Seen = { responders: number; udp: number; icmp: number; macs: number; flushes: number };
+type Seen = { responders: number; udp: number; icmp: number; tcp: number; macs: number; flushes: number };
 
 function dispatcher(respond: ReturnType<FrameTargets["responders"]> = "answered") {
-  const seen: Seen = { responders: 0, udp: 0, icmp: 0, macs: 0, flushes: 0 };
+  const seen: Seen = { responders: 0, udp: 0, icmp: 0, tcp: 0, macs: 0, flushes: 0 };
   const d = new GuestFrames({
     responders: () => {
       seen.responders++;
@@ -20,6 +20,10 @@ function dispatcher(respond: ReturnType<FrameTargets["responders"]> = "answered"
     icmp: (_s, h) => {
       expect([1, 58]).toContain(h.protocol);
       seen.icmp++;
+    },
+    tcp: (_s, h) => {
+      expect(h.protocol).toBe(6);
+      seen.tcp++;
     },
     flush: () => void seen.flushes++,
     learnMac: () => void seen.macs++,
@@ -35,7 +39,7 @@ function dispatcher(respond: ReturnType<FrameTargets["responders"]> = "answered"
 function total(d: GuestFrames, seen: Seen): number {
   const c = d.counters;
   const dr = c.dropped;
-  return seen.udp + seen.icmp + c.answered + c.ignored + c.malformed + dr.unknownEtherType + dr.unknownProtocol + dr.fragment + dr.notForUs + dr.tcp;
+  return seen.udp + seen.icmp + seen.tcp + c.answered + c.ignored + c.malformed + dr.unknownEtherType + dr.unknownProtocol + dr.fragment + dr.notForUs;
 }
 
 describe("GuestFrames: one parse, one destination per frame", () => {
@@ -71,7 +75,8 @@ describe("GuestFrames: one parse, one destination per frame", () => {
       new Uint8Array(10),
       arpFrame(),
     );
-    expect(d.counters.dropped).toEqual({ unknownEtherType: 1, tcp: 1, unknownProtocol: 1, fragment: 1, notForUs: 1 });
+    expect(d.counters.dropped).toEqual({ unknownEtherType: 1, unknownProtocol: 1, fragment: 1, notForUs: 1 });
+    expect(seen.tcp).toBe(1);
     expect(d.counters.malformed).toBe(2);
     expect(seen.udp + seen.icmp).toBe(0);
     expect(total(d, seen)).toBe(d.counters.framesIn);

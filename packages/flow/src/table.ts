@@ -54,11 +54,11 @@ export const Pif = { None: 0, Tap: 1, Host: 2, Splice: 3 } as const;
 export type Pif = (typeof Pif)[keyof typeof Pif];
 
 /** A flow's transport type; the index of its aging rule. */
-export const FlowType = { None: 0, Udp: 1, Icmp: 2, Tcp: 3, UdpSplice: 4 } as const;
+export const FlowType = { None: 0, Udp: 1, Icmp: 2, Tcp: 3, UdpSplice: 4, TcpSplice: 5 } as const;
 export type FlowType = (typeof FlowType)[keyof typeof FlowType];
-const TYPES = 5;
+const TYPES = 6;
 /** Flow types by name, for log lines and listings. */
-export const TYPE_NAMES = ['none', 'udp', 'icmp', 'tcp', 'udp-splice'] as const;
+export const TYPE_NAMES = ['none', 'udp', 'icmp', 'tcp', 'udp-splice', 'tcp-splice'] as const;
 
 export const INITIATOR = 0;
 export const TARGET = 1;

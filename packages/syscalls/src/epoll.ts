@@ -36,10 +36,15 @@ export class EpollSet {
   private readonly watcher: Watcher;
   private readonly ready = new Uint32Array(2 * 128);
 
-  constructor(handler: EpollHandler, options: { unref?: boolean } = {}) {
+  /**
+   * `after` runs once per wake-up, after the last handler call: where a
+   * caller sends what the whole batch of events produced.
+   */
+  constructor(handler: EpollHandler, options: { unref?: boolean; after?: () => void } = {}) {
     this.fd = guard(() => native.epollCreate());
     const ready = this.ready;
     const fd = this.fd;
+    const after = options.after;
     this.watcher = new Watcher(
       fd,
       READABLE,
@@ -47,10 +52,11 @@ export class EpollSet {
         for (;;) {
           const n = native.epollWait(fd, ready);
           for (let i = 0; i < n; i++) handler(ready[2 * i] as number, ready[2 * i + 1] as number);
-          if (n < ready.length / 2) return;
+          if (n < ready.length / 2) break;
         }
+        after?.();
       },
-      options,
+      { unref: options.unref ?? false },
     );
   }
 
