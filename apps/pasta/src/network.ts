@@ -17,7 +17,7 @@
  *     copy addresses, routes and MTU into it and bring it and lo up;
  *  4. bind the forwarded ports, read the tap, answer ARP/NDP/DHCP, translate
  *     UDP (GuestSession);
- *  5. write the pid file, say "ready", start the command; with -u/-U auto,
+ *  5. write the pid file, say "ready", start the command; with -t/-T/-u/-U auto,
  *     rescan the bound UDP ports every second (AutoForwarder), the
  *     namespace's through the command's (or the target PID's) /proc entry;
  *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
@@ -40,7 +40,7 @@ import {
   describeConfig,
   hostTemplate,
   logFor,
-  readUdpTables,
+  readTables,
   sessionFor,
   socketInodes,
   type GuestSession,
@@ -98,23 +98,25 @@ async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, 
 }
 
 /**
- * `-u auto` / `-U auto`: rescans the namespace's and the host's UDP tables
+ * `-t auto` / `-T auto` / `-u auto` / `-U auto`: rescans the namespace's and the host's TCP or UDP tables
  * every second and forwards what is bound (auto-forward.ts). The
  * namespace's table is read through a process inside it, `nsPid()`; it is
  * trusted only while that process is still in our namespace (`nsFd`).
  */
-function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: () => number | undefined, log: Log): AutoForwarder {
+function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: () => number | undefined, log: Log, protocol: "udp" | "tcp"): AutoForwarder {
   const none = { mode: "none" as const, entries: [], exclude: [] };
   const ours = readlinkSync(`/proc/self/fd/${nsFd}`);
-  return new AutoForwarder(session.udp, {
-    udpIn: o.udp ? o.udpIn : none,
-    udpOut: o.udp ? o.udpOut : none,
+  const on = protocol === "tcp" ? o.tcp : o.udp;
+  return new AutoForwarder(protocol === "tcp" ? session.tcp : session.udp, {
+    protocol,
+    udpIn: on ? (protocol === "tcp" ? o.tcpIn : o.udpIn) : none,
+    udpOut: on ? (protocol === "tcp" ? o.tcpOut : o.udpOut) : none,
     readNamespace: () => {
       const pid = nsPid();
       if (pid === undefined || readlinkSync(`/proc/${pid}/ns/net`) !== ours) return undefined;
-      return readUdpTables(`/proc/${pid}/net`);
+      return readTables(`/proc/${pid}/net`, protocol);
     },
-    readHost: () => readUdpTables("/proc/net"),
+    readHost: () => readTables("/proc/net", protocol),
     ownInodes: () => socketInodes(),
     log,
   });
@@ -165,11 +167,13 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
 
     const spawnsCommand = o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined);
     let nsPid: number | undefined = o.targetPid;
-    const auto = autoForwarding(o, session, nsFd, () => nsPid, log);
-    if (auto.active) {
-      if (o.udp && o.udpIn.mode === "auto" && nsPid === undefined && !spawnsCommand) {
-        log.info("-u auto needs a process in the namespace (a command, or a PID) to see its ports: none are forwarded for it");
+    const autos = (["udp", "tcp"] as const).map((p) => autoForwarding(o, session, nsFd, () => nsPid, log, p)).filter((a) => a.active);
+    if ((o.udp && o.udpIn.mode === "auto") || (o.tcp && o.tcpIn.mode === "auto")) {
+      if (nsPid === undefined && !spawnsCommand) {
+        log.info("-t auto and -u auto need a process in the namespace (a command, or a PID) to see its ports: none are forwarded for them");
       }
+    }
+    for (const auto of autos) {
       auto.start(1000);
       cleanups.push(() => auto.stop());
     }
@@ -190,7 +194,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
       child = spawn({ argv, netnsFd: nsFd });
       const pid = child;
       nsPid = pid;
-      if (auto.active) auto.scan();
+      for (const auto of autos) auto.scan();
       waitPid(pid).then((st) => {
         child = undefined;
         log.debug(`command exited: ${st.code ?? `signal ${st.signal}`}`);

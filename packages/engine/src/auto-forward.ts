@@ -1,6 +1,8 @@
 /**
- * pasta's `-u auto` and `-U auto`: forward whatever UDP ports are bound on
- * the other side, and keep following them.
+ * pasta's `-t auto`, `-T auto`, `-u auto` and `-U auto`: forward whatever
+ * ports are listening (TCP) or bound (UDP) on the other side, and keep
+ * following them. One scanner per protocol; TCP reads /proc/net/tcp{,6}
+ * and takes sockets in the LISTEN state, UDP as below.
  *
  * Theory of operation
  *
@@ -87,25 +89,54 @@ export function socketInodes(fdDir = "/proc/self/fd"): Set<number> {
   return inodes;
 }
 
+/** The TCP state number of a listening socket in /proc/net/tcp (include/net/tcp_states.h). */
+const TCP_LISTEN = 0x0a;
+
+/**
+ * Parses the text of /proc/net/tcp or /proc/net/tcp6 and returns the
+ * sockets in the LISTEN state, with their local port.
+ */
+export function parseProcNetTcpListen(text: string): BoundUdpSocket[] {
+  const out: BoundUdpSocket[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^\d+:$/.test(f[0] as string)) continue;
+    const local = /^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(f[1] as string);
+    if (!local || parseInt(f[3] as string, 16) !== TCP_LISTEN) continue;
+    const port = parseInt(local[1] as string, 16);
+    const inode = Number(f[9]);
+    if (port === 0 || !Number.isInteger(inode)) continue;
+    out.push({ port, inode });
+  }
+  return out;
+}
+
 /** The texts of a net directory's udp and udp6 tables ("/proc/net", "/proc/PID/net"); a missing udp6 reads as empty. */
 export function readUdpTables(netDir: string): string[] {
-  const texts = [readFileSync(`${netDir}/udp`, "utf8")];
+  return readTables(netDir, "udp");
+}
+
+/** The texts of a net directory's tables of one protocol (udp/udp6 or tcp/tcp6). */
+export function readTables(netDir: string, protocol: "udp" | "tcp"): string[] {
+  const texts = [readFileSync(`${netDir}/${protocol}`, "utf8")];
   try {
-    texts.push(readFileSync(`${netDir}/udp6`, "utf8"));
+    texts.push(readFileSync(`${netDir}/${protocol}6`, "utf8"));
   } catch {
     /* IPv6 disabled */
   }
   return texts;
 }
 
-/** What the scanner needs of the UDP engine. */
+/** What the scanner needs of a transport. */
 export interface ForwardTarget {
   addForward(direction: ForwardDirection, port: number): ForwardFailure[];
   removeForward(direction: ForwardDirection, port: number): boolean;
 }
 
 export interface AutoForwardOptions {
-  /** -u and -U as given: auto mode turns each direction on; exclusions and listed ports are left out. */
+  /** Which tables to read and what to call the ports (default "udp"). */
+  protocol?: "udp" | "tcp";
+  /** -u and -U (or -t and -T) as given: auto mode turns each direction on; exclusions and listed ports are left out. */
   udpIn: PortSpec;
   udpOut: PortSpec;
   /** The namespace's tables (texts of udp, udp6), or undefined when they cannot be read (yet). */
@@ -149,11 +180,15 @@ interface Direction {
 export class AutoForwarder {
   private readonly dirs: Direction[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly name: string;
+  private readonly parse: (text: string) => BoundUdpSocket[];
 
   constructor(
     private readonly engine: ForwardTarget,
     private readonly o: AutoForwardOptions,
   ) {
+    this.name = o.protocol === "tcp" ? "TCP" : "UDP";
+    this.parse = o.protocol === "tcp" ? parseProcNetTcpListen : parseProcNetUdp;
     const inListed = listedTable(o.udpIn);
     const outListed = listedTable(o.udpOut);
     if (o.udpIn.mode === "auto") {
@@ -197,14 +232,14 @@ export class AutoForwarder {
       try {
         texts = d.read();
       } catch (e) {
-        this.o.log.debug(`auto forwarding (${d.what}): cannot read the UDP tables: ${e instanceof Error ? e.message : String(e)}`);
+        this.o.log.debug(`auto forwarding (${d.what}): cannot read the ${this.name} tables: ${e instanceof Error ? e.message : String(e)}`);
         continue;
       }
       if (texts === undefined) continue;
       const other = this.dirs.find((x) => x !== d);
       const wanted = new Set<number>();
       for (const text of texts) {
-        for (const s of parseProcNetUdp(text)) {
+        for (const s of this.parse(text)) {
           const p = s.port;
           if (d.skip[p] === 1 || d.otherListed[p] === 1 || other?.current.has(p)) continue;
           if (d.current.has(p)) {
@@ -221,7 +256,7 @@ export class AutoForwarder {
         if (wanted.has(p)) continue;
         d.current.delete(p);
         this.call(() => this.engine.removeForward(d.name, p));
-        this.o.log.debug(`auto forwarding: UDP port ${p} no longer bound, forward ${d.what} removed`);
+        this.o.log.debug(`auto forwarding: ${this.name} port ${p} no longer bound, forward ${d.what} removed`);
       }
       for (const p of wanted) {
         if (d.current.has(p)) continue;
@@ -229,7 +264,7 @@ export class AutoForwarder {
         d.current.add(p);
         const failures = this.call(() => this.engine.addForward(d.name, p)) ?? [];
         this.o.log.debug(
-          `auto forwarding: UDP port ${p} ${d.what}${failures.length ? ` (${failures.length} socket(s) could not be bound)` : ""}`,
+          `auto forwarding: ${this.name} port ${p} ${d.what}${failures.length ? ` (${failures.length} socket(s) could not be bound)` : ""}`,
         );
       }
     }

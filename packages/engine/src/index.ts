@@ -15,6 +15,8 @@ export {
   AutoForwarder,
   parseProcNetUdp,
   readUdpTables,
+  readTables,
+  parseProcNetTcpListen,
   socketInodes,
   type AutoForwardOptions,
   type BoundUdpSocket,

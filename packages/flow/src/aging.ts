@@ -46,6 +46,11 @@ export class LruList {
     return this.headSlot;
   }
 
+  /** The slot used next after `slot` (toward the most recent), or -1. */
+  after(slot: number): number {
+    return this.linked[slot] === 1 ? (this.next[slot] as number) : -1;
+  }
+
   has(slot: number): boolean {
     return this.linked[slot] === 1;
   }

@@ -57,6 +57,8 @@ export type Pif = (typeof Pif)[keyof typeof Pif];
 export const FlowType = { None: 0, Udp: 1, Icmp: 2, Tcp: 3, UdpSplice: 4, TcpSplice: 5 } as const;
 export type FlowType = (typeof FlowType)[keyof typeof FlowType];
 const TYPES = 6;
+/** How far eviction looks past pinned flows in each type's LRU order before giving up on that type. */
+const PINNED_WALK = 64;
 /** Flow types by name, for log lines and listings. */
 export const TYPE_NAMES = ['none', 'udp', 'icmp', 'tcp', 'udp-splice', 'tcp-splice'] as const;
 
@@ -97,6 +99,8 @@ export class FlowTable {
   private readonly family: Uint8Array;
   private readonly pif: Uint8Array;
   private readonly hashed: Uint8Array;
+  /** Flows eviction passes over (pin). */
+  private readonly pinned: Uint8Array;
   /** Per side: ours at +0, endpoint at +16. */
   private readonly addr: Uint8Array;
   /** Per side: [ours, endpoint]. */
@@ -125,6 +129,7 @@ export class FlowTable {
     this.family = new Uint8Array(cap);
     this.pif = new Uint8Array(2 * cap);
     this.hashed = new Uint8Array(2 * cap);
+    this.pinned = new Uint8Array(cap);
     this.addr = new Uint8Array(2 * cap * SIDE_ADDR);
     this.port = new Uint16Array(4 * cap);
     this.freeList = new Int32Array(cap);
@@ -184,13 +189,25 @@ export class FlowTable {
     return f;
   }
 
+  /**
+   * Keeps flow f from eviction at the cap, or lets it go again: an
+   * established TCP connection is worth more than a SYN from a flood, so a
+   * flood evicts half-open connections and idle datagram flows, never a
+   * live connection. Aging still applies.
+   */
+  pin(f: number, on: boolean): void {
+    this.pinned[f] = on ? 1 : 0;
+  }
+
   private evictOldest(now: number): boolean {
     let victim = -1;
     let oldest = Infinity;
     for (let t = 1; t < TYPES; t++) {
       const l = this.lru[t] as LruList;
-      const h = l.oldest;
-      if (h >= 0 && (l.lastUsed[h] as number) < oldest) {
+      // The oldest flow of this type that is not pinned, within a few steps.
+      let h = l.oldest;
+      for (let k = 0; h >= 0 && this.pinned[h] === 1 && k < PINNED_WALK; k++) h = l.after(h);
+      if (h >= 0 && this.pinned[h] !== 1 && (l.lastUsed[h] as number) < oldest) {
         oldest = l.lastUsed[h] as number;
         victim = h;
       }
@@ -301,6 +318,7 @@ export class FlowTable {
     if (this.hashed[2 * f] === 1) this.unhash(2 * f);
     if (this.hashed[2 * f + 1] === 1) this.unhash(2 * f + 1);
     (this.lru[t] as LruList).remove(f);
+    this.pinned[f] = 0;
     this.type[f] = FlowType.None;
     this.live[t] = (this.live[t] as number) - 1;
     this.freeList[this.freeCount++] = f;

@@ -120,6 +120,29 @@ describe('FlowTable', () => {
     void d;
   });
 
+  it('passes over pinned flows at the cap (a live connection outlasts a flood), and refuses when every flow is pinned', () => {
+    const { t, released } = table(3);
+    const live = guestFlow(t, IPV4, '198.51.100.2', 1, '203.0.113.7', 80, 0);
+    t.pin(live, true);
+    const b = guestFlow(t, IPV4, '198.51.100.2', 2, '203.0.113.7', 80, 10);
+    const c = guestFlow(t, IPV4, '198.51.100.2', 3, '203.0.113.7', 80, 20);
+    // The pinned flow is the oldest; the next one goes instead.
+    for (let i = 0; i < 50; i++) expect(guestFlow(t, IPV4, '198.51.100.2', 100 + i, '203.0.113.7', 80, 30 + i)).toBeGreaterThanOrEqual(0);
+    expect(released.map((r) => r.flow)).not.toContain(live);
+    expect(released[0]).toEqual({ flow: b, reason: 'evicted' });
+    expect(released[1]).toEqual({ flow: c, reason: 'evicted' });
+    expect(t.lookup(UDP, Pif.Tap, IPV4, ip('198.51.100.2'), 0, 1, ip('203.0.113.7'), 0, 80)).toBe(2 * live);
+    // Pinned everywhere: nothing to evict.
+    for (const f of t.list(100).map((x) => x.flow)) t.pin(f, true);
+    expect(guestFlow(t, IPV4, '198.51.100.2', 999, '203.0.113.7', 80, 200)).toBe(-1);
+    // Freed, a slot forgets its pin.
+    t.free(live);
+    const again = guestFlow(t, IPV4, '198.51.100.2', 998, '203.0.113.7', 80, 300);
+    expect(again).toBe(live);
+    // ...so it is the one flow that can be evicted now.
+    expect(guestFlow(t, IPV4, '198.51.100.2', 997, '203.0.113.7', 80, 400)).toBe(again);
+  });
+
   it('refuses a new flow at the cap when nothing is idle long enough to evict', () => {
     const { t, released } = table(2, { evictMinIdleMs: 1000 });
     guestFlow(t, IPV4, '198.51.100.2', 1, '203.0.113.7', 53, 0);

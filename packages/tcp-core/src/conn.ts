@@ -102,6 +102,8 @@ export class Conns {
   readonly wsToTap: Uint8Array;
   /** The window we last advertised, in bytes. */
   readonly wndToTap: Float64Array;
+  /** The socket's send buffer when the window was last computed. */
+  readonly sndBuf: Float64Array;
   /** Largest payload per frame toward the guest. */
   readonly mss: Uint16Array;
   readonly dupAcks: Uint8Array;
@@ -126,6 +128,7 @@ export class Conns {
     this.wsFromTap = new Uint8Array(capacity);
     this.wsToTap = new Uint8Array(capacity);
     this.wndToTap = new Float64Array(capacity);
+    this.sndBuf = new Float64Array(capacity);
     this.mss = new Uint16Array(capacity);
     this.dupAcks = new Uint8Array(capacity);
     this.retries = new Uint8Array(capacity);
@@ -149,6 +152,7 @@ export class Conns {
     this.wsFromTap[f] = 0;
     this.wsToTap[f] = 0;
     this.wndToTap[f] = 0;
+    this.sndBuf[f] = 0;
     this.mss[f] = 0;
     this.dupAcks[f] = 0;
     this.retries[f] = 0;

@@ -22,7 +22,7 @@
  * table; the table's aging closes a connection idle for two hours, and at
  * the cap its eviction resets the least recently used one.
  */
-import { FlowType, systemClock, type TimerHandle } from '@x/flow';
+import { FAMILIES, FlowType, systemClock, type TimerHandle } from '@x/flow';
 import type { FrameHeaders } from '@x/l2';
 import { Ev } from './conn.js';
 import { FromGuest } from './from-guest.js';
@@ -109,13 +109,33 @@ export class TcpEngine {
     tick(this.s, this.s.d.clock.now());
   }
 
-  /** A forward added at run time (-t auto, -T auto). */
-  addForward(family: 4 | 6, side: Side, port: number): boolean {
-    return this.inbound.listen(family, side, port, null, []);
+  /**
+   * A forward added at run time (-t auto: `inbound`, a listener on the
+   * host; -T auto: `outbound`, in the namespace), for both families,
+   * recorded in the shared port-forward structure.
+   */
+  addForward(direction: 'inbound' | 'outbound', port: number): TcpForwardFailure[] {
+    const failures: TcpForwardFailure[] = [];
+    const forwards = direction === 'inbound' ? this.s.o.inbound : this.s.o.outbound;
+    const side: Side = direction === 'inbound' ? 'host' : 'ns';
+    for (const fam of FAMILIES) {
+      if (this.s.enabled[fam.index] !== 1) continue;
+      forwards.addRuntime(fam, port);
+      if (!this.inbound.listen(fam.family, side, port, null, failures)) forwards.removeRuntime(fam, port);
+    }
+    return failures;
   }
 
-  removeForward(family: 4 | 6, side: Side, port: number): void {
-    this.inbound.unlisten(family, side, port);
+  removeForward(direction: 'inbound' | 'outbound', port: number): boolean {
+    const forwards = direction === 'inbound' ? this.s.o.inbound : this.s.o.outbound;
+    const side: Side = direction === 'inbound' ? 'host' : 'ns';
+    let any = false;
+    for (const fam of FAMILIES) {
+      if (!forwards.removeRuntime(fam, port)) continue;
+      this.inbound.unlisten(fam.family, side, port);
+      any = true;
+    }
+    return any;
   }
 
   isListening(family: 4 | 6, side: Side, port: number): boolean {

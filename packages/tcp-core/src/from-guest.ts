@@ -257,6 +257,7 @@ export class FromGuest {
     const s = this.s;
     const c = s.conns;
     c.set(f, Ev.ESTABLISHED);
+    s.d.flows.pin(f, true);
     s.disarm(f);
     if (s.peekOffset) {
       try {
@@ -406,8 +407,9 @@ export class FromGuest {
     let took: number;
     try {
       took = s.d.sockets.send(c.sock[f] as number, this.accSlab, this.accDesc, count);
-    } catch {
+    } catch (e) {
       // The peer reset: the socket's error arrives through the watch.
+      s.d.logger.debug(`tcp: flow ${f}: send: ${(e as { code?: string }).code ?? String(e)}`);
       took = 0;
     }
     if (took < 0) took = 0;
@@ -415,6 +417,7 @@ export class FromGuest {
     s.counters.bytesFromGuest += took;
     s.pend(f, Flag.ACK_DUE);
     if (took < want) {
+      if (process.env.TCP_TRACE) s.d.logger.debug(`tcp: flow ${f}: socket took ${took} of ${want} in ${count} pieces; sndbuf ${s.d.sockets.sendBuffer(c.sock[f] as number)} outq ${s.d.sockets.outQueue(c.sock[f] as number)} window was ${c.wndToTap[f]}`);
       // Not acknowledged: the guest sends it again once the socket drains.
       c.raise(f, Flag.SOCK_FULL);
       s.interest(f);

@@ -91,6 +91,8 @@ export class Splice {
     d.flows.setSide(f, TARGET, to === 'host' ? Pif.Host : Pif.Splice, fam, null, 0, 0, this.loop, 0, target);
     this.a[f] = h;
     this.st[f] = 0;
+    // A live connection: a flood of new flows must not evict it.
+    d.flows.pin(f, true);
     this.queued[2 * f] = 0;
     this.queued[2 * f + 1] = 0;
     let b: TcpHandle;

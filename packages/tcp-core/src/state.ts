@@ -156,7 +156,11 @@ export class TcpState {
     let w = INITIAL_WINDOW;
     if (s >= 0 && c.has(f, Ev.ESTABLISHED) && !c.has(f, Ev.SOCK_FIN_SENT)) {
       try {
-        w = Math.max(0, this.d.sockets.sendBuffer(s) - this.d.sockets.outQueue(s));
+        const buf = this.d.sockets.sendBuffer(s);
+        c.sndBuf[f] = buf;
+        // The kernel counts its buffer in memory, not payload: keep a
+        // sixteenth aside for its overhead, so that writes are rarely cut short.
+        w = Math.max(0, buf - (buf >> 4) - this.d.sockets.outQueue(s));
       } catch {
         w = 0;
       }
@@ -168,9 +172,15 @@ export class TcpState {
     return w;
   }
 
-  /** A window this large needs no watching: half the socket's buffer, at least a few segments. */
+  /**
+   * A window this large needs no watching: a few segments, but never more
+   * than a quarter of the socket's buffer. Below a third free the kernel
+   * calls the socket not writable, so a window short by this measure is
+   * always one the kernel will announce the end of (its writable edge).
+   */
   private roomy(f: number): number {
-    return 4 * (this.conns.mss[f] as number);
+    const c = this.conns;
+    return Math.min(4 * (c.mss[f] as number), (c.sndBuf[f] as number) / 4);
   }
 
   /**
@@ -224,7 +234,7 @@ export class TcpState {
    * FIN or RST. Carries seqToTap (our ISN for a SYN) and acknowledges
    * seqFromTap.
    */
-  sendFlags(f: number, flags: number): void {
+  sendFlags(f: number, flags: number, fresh = true): void {
     const c = this.conns;
     if (this.frames.free === 0) this.frames.flush(this.lost);
     const fam = this.linkOf(f);
@@ -234,7 +244,7 @@ export class TcpState {
     seg.seq = synning ? (c.seqInitToTap[f] as number) : (c.seqToTap[f] as number);
     seg.ack = c.seqFromTap[f] as number;
     seg.flags = flags;
-    const w = flags & TcpFlag.RST ? 0 : this.window(f);
+    const w = flags & TcpFlag.RST ? 0 : fresh ? this.window(f) : (c.wndToTap[f] as number);
     // A SYN's window is never scaled (RFC 7323 2.2).
     seg.window = synning ? Math.min(w, 0xffff) : Math.floor(w / 2 ** (c.wsToTap[f] as number));
     let syn: SynOptions | undefined;
@@ -281,10 +291,13 @@ export class TcpState {
     if (!c.has(f, Ev.ESTABLISHED) && c.has(f, Ev.TAP_SYN_RCVD) && !c.has(f, Ev.TAP_SYN_ACK_SENT)) {
       want = Ready.WRITABLE;
     } else {
-      want = 0;
-      // Edge-triggered: a socket whose data is all in flight stays readable; only new data is news.
-      if (!c.has(f, Ev.SOCK_FIN_RCVD)) want |= Ready.READABLE | Ready.HANGUP | Ready.EDGE;
-      if (c.flag(f, Flag.SOCK_FULL | Flag.WND_WATCH)) want |= Ready.WRITABLE | Ready.EDGE;
+      // Edge-triggered: a socket whose data is all in flight stays readable;
+      // only new data is news. Always so, even with nothing asked for: the
+      // kernel reports a hang-up whatever was asked, and a level would
+      // report it on every turn.
+      want = Ready.EDGE;
+      if (!c.has(f, Ev.SOCK_FIN_RCVD)) want |= Ready.READABLE | Ready.HANGUP;
+      if (c.flag(f, Flag.SOCK_FULL | Flag.WND_WATCH)) want |= Ready.WRITABLE;
     }
     if (c.interest[f] === want) return;
     c.interest[f] = want;
@@ -321,9 +334,11 @@ export class TcpState {
       }
       if (c.flag(f, Flag.DUP_ACK_DUE)) {
         c.lower(f, Flag.DUP_ACK_DUE);
-        // Three duplicates: the guest's fast retransmit, instead of its timeout.
+        // Three duplicates: the guest's fast retransmit, instead of its
+        // timeout. Only ACKs with one window count as duplicates: the
+        // window is read once (by the update before them).
         if (!c.has(f, Ev.CLOSED) && (c.sock[f] as number) >= 0) {
-          for (let k = 0; k < 3; k++) this.sendFlags(f, TcpFlag.ACK);
+          for (let k = 0; k < 3; k++) this.sendFlags(f, TcpFlag.ACK, false);
           this.counters.dupAcksSent += 3;
         }
       }

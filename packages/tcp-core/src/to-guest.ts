@@ -43,18 +43,22 @@ export class ToGuest {
       this.connected(f, sock);
       return;
     }
-    if (ready & (Ready.ERROR | Ready.GONE) && !(ready & Ready.READABLE)) {
+    if (ready & (Ready.ERROR | Ready.GONE)) {
+      // A reset or another error: over. A hang-up without one is both ends
+      // shut (ours after the guest's FIN, then the peer's): its data and
+      // end of stream are still to be delivered.
       let e: string | null = null;
       try {
         e = s.d.sockets.error(sock);
       } catch {
         e = 'EBADF';
       }
-      if (e !== null || ready & Ready.GONE) {
-        s.d.logger.debug(`tcp: flow ${f}: socket ${e ?? 'hung up'}`);
+      if (e !== null) {
+        s.d.logger.debug(`tcp: flow ${f}: socket ${e}`);
         s.close(f, true, false);
         return;
       }
+      if (ready & Ready.GONE) ready |= Ready.HANGUP;
     }
     s.d.flows.touch(f, s.d.clock.now());
     if (ready & Ready.HANGUP && !c.has(f, Ev.SOCK_FIN_RCVD)) {
@@ -115,6 +119,12 @@ export class ToGuest {
       if (avail <= 0) {
         c.raise(f, Flag.STALLED);
         if (c.guestWindow(f) === 0 && c.timer[f] !== Timer.Ack) s.arm(f, Timer.WindowProbe, TIMEOUTS.windowProbeMs);
+        break;
+      }
+      if (avail < mss && c.inFlight(f) > 0) {
+        // No runt segments while others are unacknowledged (sender-side
+        // silly window avoidance): the guest's ACK brings a wider window.
+        c.raise(f, Flag.STALLED);
         break;
       }
       c.lower(f, Flag.STALLED);
