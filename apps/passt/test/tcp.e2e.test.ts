@@ -437,8 +437,10 @@ describe.skipIf(!isRoot() || sides.length === 0).each(sides)("passt ($label) wit
         `the held connection (out-of-window RSTs aimed at it): ${held}; v6 echo right after the storm: ${String(early.answered)}/10 answered (${String(early.connected)} connected)`;
       figures.push(fig);
       if (side.impl === "ours" && peak > before + MAX_FLOWS + 64) throw new Error(`descriptors not bounded by --max-flows ${MAX_FLOWS}: ${before} -> ${peak}`);
-      if (echo6.answered !== 10) throw new Error(`after the storm, v6 echo: ${JSON.stringify(echo6)}`);
-      return `passt and qemu alive; fds ${before} -> peak ${peak} -> ${last}; held connection: ${held}; right after: v6 echo ${String(early.answered)}/10; ${settle}, then v4 10 MiB ${xfer}, v6 10/10 echoed`;
+      // The C passt sometimes leaves one of these unanswered after the storm (about 1 run in 3): judged for ours only.
+      if (echo6.answered !== 10 && side.impl === "ours") throw new Error(`after the storm, v6 echo: ${JSON.stringify(echo6)}`);
+      const echoNote = echo6.answered === 10 ? "v6 10/10 echoed" : `v6 echo ${String(echo6.answered)}/10 answered`;
+      return `passt and qemu alive; fds ${before} -> peak ${peak} -> ${last}; held connection: ${held}; right after: v6 echo ${String(early.answered)}/10; ${settle}, then v4 10 MiB ${xfer}, ${echoNote}`;
     });
   }, 300_000);
 
