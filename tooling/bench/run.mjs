@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The benchmark suite: UDP through our pasta, Debian's pasta (C),
+// The benchmark suite: UDP and TCP through our pasta, Debian's pasta (C),
 // slirp4netns and no translation at all, taking turns, in namespaces built
 // and removed here. See README.md.
 //
@@ -8,10 +8,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { IMPLS, PATHS, PASST_PATHS, OURS_CLI, OURS_PASST_CLI, REPO, buildProbe, makeWorld, maxPayload, startImpl, tmp } from "./lib/impls.mjs";
+import { C_BIN, setCBin, IMPLS, PATHS, PASST_PATHS, TCP_PATHS, OURS_CLI, OURS_PASST_CLI, REPO, buildProbe, makeWorld, maxPayload, startImpl, tmp } from "./lib/impls.mjs";
 import { makePasstWorld, startPasst } from "./lib/passt.mjs";
-import { iperf, sockperf, manyFlows, pingLatency } from "./lib/measure.mjs";
-import { cleanup, installSignalHandlers, memFds, run as runCmd, sleep } from "./lib/proc.mjs";
+import { iperf, iperf3, sockperf, manyFlows, pingLatency, crr } from "./lib/measure.mjs";
+import { cleanup, installSignalHandlers, memOf, run as runCmd, sleep } from "./lib/proc.mjs";
 import { judge, markdown, stats, svg } from "./lib/report.mjs";
 import { summarise, profileMarkdown } from "./lib/profile.mjs";
 
@@ -24,6 +24,8 @@ function usage() {
   --only LIST       comma-separated substrings of scenario ids (see --list); startup and memory always come along
   --impls LIST      among ours,c,slirp,limit (default all)
   --flows N         distinct source ports in the many-flows scenario (default 10000)
+  --c WHICH         the C side: debian (/usr/bin/pasta, passt; default), oracle (../shared/oracle/passt-2024_12_11), or a folder with pasta and passt
+  --streams LIST    parallel TCP streams of the tcp-tput scenarios, one scenario each (default 1,4)
   --no-v6           skip the IPv6 scenarios
   --no-profile      skip the profile of ours on its worst scenario
   --profile-only ID profile ours on scenario ID ("worst": the lowest ours/C in the last latest.json) and update latest.{json,md}
@@ -34,7 +36,7 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const o = { runs: 3, duration: 2, only: null, impls: ["ours", "c", "slirp", "limit"], flows: 10_000, v6: true, profile: true, out: path.join(REPO, "docs/bench"), write: true, list: false, smoke: false, argv };
+  const o = { runs: 3, duration: 2, only: null, impls: ["ours", "c", "slirp", "limit"], flows: 10_000, streams: [1, 4], v6: true, profile: true, out: path.join(REPO, "docs/bench"), write: true, list: false, smoke: false, argv };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -52,6 +54,11 @@ function parseArgs(argv) {
       case "--only": o.only = next().split(",").filter(Boolean); break;
       case "--impls": o.impls = next().split(","); break;
       case "--flows": o.flows = Math.round(num()); break;
+      case "--c": o.c = next(); break;
+      case "--streams":
+        o.streams = next().split(",").filter(Boolean).map(Number);
+        if (!o.streams.length || o.streams.some((n) => !Number.isInteger(n) || n < 1 || n > 128)) throw new Error("--streams wants integers 1..128, comma-separated");
+        break;
       case "--no-v6": o.v6 = false; break;
       case "--no-profile": o.profile = false; break;
       case "--profile-only": o.profileOnly = next(); break;
@@ -64,6 +71,7 @@ function parseArgs(argv) {
     }
   }
   for (const i of o.impls) if (!IMPLS[i]) throw new Error(`unknown implementation ${i}`);
+  setCBin(o.c ?? "debian");
   if (o.smoke) Object.assign(o, { runs: 1, duration: 1, profile: false, write: false, flows: 1000 });
   return o;
 }
@@ -77,6 +85,13 @@ const ARROW = {
   "ns-remote": "ns → remote (tap)",
   "guest-remote": "passt guest → remote",
   "remote-guest": "passt remote → guest (-u)",
+  "map-gw": "ns → gateway → host lo (map-gw)",
+};
+const TCP_ARROW = {
+  ...ARROW,
+  "lo-ns": "host lo → ns (splice, -t)",
+  "ns-lo": "ns → host lo (splice, -T)",
+  "remote-ns": "remote → ns (tap, -t)",
 };
 
 function scenarios(o) {
@@ -95,6 +110,13 @@ function scenarios(o) {
   for (const p of paths) out.push({ id: `lat-v4-${p}`, kind: "lat", path: p, fam: 4, title: `v4 ${ARROW[p]} RTT 64 B` });
   // ICMP echo through the translators' ping sockets (ping -i 0.01, 56 B of data).
   for (const fam of o.v6 ? [4, 6] : [4]) out.push({ id: `lat-icmp-v${fam}-ns-remote`, kind: "lat", tool: "ping", path: "ns-remote", fam, title: `v${fam} ${ARROW["ns-remote"]} ICMP echo RTT (ping)` });
+  // TCP (IPv4): iperf3 with 1 and 4 streams on every pasta path, sockperf
+  // ping-pong over TCP, connect/request/response/close cycles (probe crr).
+  for (const p of Object.keys(TCP_PATHS)) {
+    for (const n of o.streams) out.push({ id: `tcp-tput-v4-${p}-P${n}`, kind: "ttput", tcp: true, path: p, fam: 4, streams: n, title: `TCP v4 ${TCP_ARROW[p]} iperf3 -P ${n}` });
+  }
+  for (const p of ["ns-remote", "lo-ns", "ns-lo"]) out.push({ id: `tcp-lat-v4-${p}`, kind: "lat", tool: "sockperf-tcp", tcp: true, path: p, fam: 4, title: `TCP v4 ${TCP_ARROW[p]} RTT 64 B` });
+  for (const p of ["ns-remote", "remote-ns", "lo-ns", "ns-lo"]) out.push({ id: `tcp-crr-v4-${p}`, kind: "crr", tcp: true, path: p, fam: 4, title: `TCP v4 ${TCP_ARROW[p]} connect+1 B req/resp+close` });
   out.push({ id: "flows-v4-ns-remote", kind: "flows", path: "ns-remote", fam: 4, title: `v4 ns → remote, ${o.flows} source ports` });
   // passt: a guest namespace behind qemu 7.2 (lib/passt.mjs); IPv4, ours and C only.
   for (const p of Object.keys(PASST_PATHS)) {
@@ -106,6 +128,10 @@ function scenarios(o) {
   }
   for (const p of Object.keys(PASST_PATHS)) out.push({ id: `passt-pps-v4-${p}-64`, kind: "pps", passt: true, path: p, fam: 4, len: 64, rate: "10G", title: `v4 ${ARROW[p]} 64 B pps` });
   out.push({ id: "passt-lat-v4-guest-remote", kind: "lat", passt: true, path: "guest-remote", fam: 4, title: `v4 ${ARROW["guest-remote"]} RTT 64 B` });
+  // passt TCP: connections the guest opens; -R has the remote send on them.
+  for (const rev of [false, true]) {
+    for (const n of o.streams) out.push({ id: `passt-tcp-tput-v4-guest-remote-${rev ? "R-" : ""}P${n}`, kind: "ttput", tcp: true, passt: true, path: "guest-remote", fam: 4, streams: n, reverse: rev, title: `TCP v4 passt ${rev ? "remote → guest (iperf3 -R)" : "guest → remote"} -P ${n}` });
+  }
   if (o.smoke) {
     return out.filter((s) => ["tput-v4-ns-remote-1400-500M", "tput-v4-lo-ns-1400-10G", "tput-v4-ns-lo-1400-10G", "lat-v4-remote-ns", "flows-v4-ns-remote", "passt-tput-v4-guest-remote-1400-500M"].includes(s.id));
   }
@@ -116,6 +142,9 @@ function scenarios(o) {
 async function measure(s, inst, o) {
   if (s.kind === "tput" || s.kind === "pps") return iperf(inst, s.path, s.fam, { len: s.len, rate: s.rate, secs: o.duration });
   if (s.kind === "lat" && s.tool === "ping") return pingLatency(inst, s.path, s.fam, { secs: o.duration });
+  if (s.kind === "lat" && s.tool === "sockperf-tcp") return sockperf(inst, s.path, s.fam, { secs: o.duration, tcp: true });
+  if (s.kind === "ttput") return iperf3(inst, s.path, s.fam, { streams: s.streams, reverse: s.reverse, secs: o.duration });
+  if (s.kind === "crr") return crr(inst, s.path, s.fam, { secs: o.duration });
   if (s.kind === "lat") return sockperf(inst, s.path, s.fam, { secs: o.duration });
   if (s.kind === "flows") return manyFlows(inst, s.path, s.fam, { flows: o.flows, secs: o.duration });
   throw new Error(s.kind);
@@ -127,6 +156,8 @@ function brief(s, r) {
   if (s.kind === "tput") return `${r.rxMbps.toFixed(0)} Mbit/s, loss ${r.lossPct.toFixed(1)} %, offered ${r.offeredMbps.toFixed(0)}, ${r.cpuSecPerGB == null ? "" : `${r.cpuSecPerGB.toFixed(1)} CPU s/GB`}`;
   if (s.kind === "pps") return `${r.rxKpps.toFixed(1)} kpps, loss ${r.lossPct.toFixed(1)} %`;
   if (s.kind === "lat") return `p50 ${r.p50us} µs, p99 ${r.p99us} µs${s.tool === "ping" ? `, ${r.observations}/${r.sent} replies` : ""}`;
+  if (s.kind === "ttput") return `${r.rxMbps.toFixed(0)} Mbit/s, retransmits ${r.retransmits ?? "-"}${r.cpuSecPerGB == null ? "" : `, ${r.cpuSecPerGB.toFixed(2)} CPU s/GB`}${r.hwmMiB == null ? "" : `, VmHWM ${r.hwmMiB.toFixed(1)} MiB`}`;
+  if (s.kind === "crr") return `${r.connPerSec.toFixed(0)} conn/s, cycle p50 ${r.p50us.toFixed(0)} µs p99 ${r.p99us.toFixed(0)} µs, ${r.failed} failed${r.cpuMsPerKConn == null ? "" : `, ${r.cpuMsPerKConn.toFixed(0)} CPU ms per 1000`}`;
   if (s.kind === "flows") return `${r.rxKpps.toFixed(1)} kpps, ${r.sources} sources, fds ${r.fds ?? "-"}, VmHWM ${r.hwmMiB == null ? "-" : r.hwmMiB.toFixed(1)} MiB`;
   return JSON.stringify(r);
 }
@@ -141,7 +172,7 @@ async function profileWorst(o, rows, scens, worlds, id = null) {
   if (id) s = scens.find((x) => x.id === id);
   else {
     const cands = rows
-      .filter((r) => (/^(tput|pps)-/.test(r.id) && !r.id.includes(":")) || r.id.endsWith(":rate"))
+      .filter((r) => (/^(tcp-)?(tput|pps)-/.test(r.id) && !r.id.includes(":")) || r.id.endsWith(":rate"))
       .filter((r) => r.verdict.norm != null)
       .sort((a, b) => a.verdict.norm - b.verdict.norm);
     if (!cands[0]) return null;
@@ -154,7 +185,7 @@ async function profileWorst(o, rows, scens, worlds, id = null) {
   fs.chmodSync(dir, 0o777);
   console.log(`profile: ours on ${s.id}${ratio == null ? "" : ` (ours/C ${ratio.toFixed(2)})`}`);
   try {
-    const inst = await startImpl("ours", worlds.ours, { v6: o.v6, nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
+    const inst = await startImpl("ours", worlds.ours, { v6: o.v6, tcp: !!s.tcp, nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
     const r = await measure(s, inst, { ...o, duration: Math.max(4, o.duration) });
     const netPid = inst.netPid;
     await inst.stop();
@@ -176,14 +207,15 @@ const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
 
 async function checkTools(o) {
   const missing = [];
+  if (scenarios(o).some((s) => s.kind === "ttput") && !(await runCmd(["sh", "-c", "command -v iperf3"])).ok) missing.push("iperf3 (Debian package iperf3, for the tcp-tput scenarios)");
   for (const t of ["iperf", "sockperf", "cc", "nsenter", "setpriv", "unshare", "ss", "ip"]) if (!(await runCmd(["sh", "-c", `command -v ${t}`])).ok) missing.push(t);
   if (scenarios(o).some((s) => s.tool === "ping") && !(await runCmd(["sh", "-c", "command -v ping"])).ok) missing.push("ping (Debian package iputils-ping, for the lat-icmp scenarios)");
-  if (o.impls.includes("c") && !fs.existsSync("/usr/bin/pasta")) missing.push("/usr/bin/pasta (Debian package passt)");
+  if (o.impls.includes("c") && !fs.existsSync(C_BIN.pasta)) missing.push(`${C_BIN.pasta} (Debian package passt, or --c)`);
   if (o.impls.includes("slirp") && !(await runCmd(["sh", "-c", "command -v slirp4netns"])).ok) missing.push("slirp4netns");
   if (o.impls.includes("ours") && !fs.existsSync(OURS_CLI)) missing.push(`${OURS_CLI} (run pnpm build)`);
   if (scenarios(o).some((s) => s.passt)) {
     if (!(await runCmd(["sh", "-c", "command -v qemu-system-x86_64"])).ok) missing.push("qemu-system-x86_64 (7.2, for the passt scenarios)");
-    if (o.impls.includes("c") && !fs.existsSync("/usr/bin/passt")) missing.push("/usr/bin/passt (Debian package passt)");
+    if (o.impls.includes("c") && !fs.existsSync(C_BIN.passt)) missing.push(`${C_BIN.passt} (Debian package passt, or --c)`);
     if (o.impls.includes("ours") && !fs.existsSync(OURS_PASST_CLI)) missing.push(`${OURS_PASST_CLI} (run pnpm build)`);
   }
   if (missing.length) throw new Error(`missing: ${missing.join(", ")}`);
@@ -220,6 +252,8 @@ async function main() {
   const worlds = {};
   for (const id of o.impls) worlds[id] = await makeWorld(`b${id[0]}`);
   const passtScens = scens.filter((s) => s.passt);
+  // TCP forwarding (-t/-T, slirp4netns TCP host forwards) only when a TCP scenario runs.
+  const tcp = scens.some((s) => s.tcp && !s.passt);
   const passtImpls = passtScens.length ? o.impls.filter((id) => id === "ours" || id === "c") : [];
   const passtWorlds = {};
   for (const id of passtImpls) passtWorlds[id] = await makePasstWorld(`p${id[0]}`);
@@ -232,9 +266,9 @@ async function main() {
     const insts = {};
     for (const id of rotate(o.impls, runNo - 1)) {
       try {
-        insts[id] = await startImpl(id, worlds[id], { v6: o.v6 });
+        insts[id] = await startImpl(id, worlds[id], { v6: o.v6, tcp });
         if (insts[id].startupMs != null) add("startup", id, { ms: insts[id].startupMs });
-        console.log(`run ${runNo}/${o.runs} start ${id}: ${insts[id].startupMs == null ? "-" : `${insts[id].startupMs.toFixed(0)} ms to the first datagram`}`);
+        console.log(`run ${runNo}/${o.runs} start ${id}: ${insts[id].startupMs == null ? "-" : `${insts[id].startupMs.toFixed(0)} ms to the first datagram`}${insts[id].noTcp ? `; no TCP: ${insts[id].noTcp}` : ""}`);
       } catch (e) {
         errors.push({ run: runNo, scenario: "start", impl: id, error: e.message });
         failed.add(id);
@@ -263,7 +297,7 @@ async function main() {
         console.log(`run ${runNo}/${o.runs} ${s.id.padEnd(30)} ${id.padEnd(5)} ${brief(s, r)}`);
       }
     }
-    for (const id of o.impls) if (insts[id]?.netPid) add("mem", id, memFds(insts[id].netPid));
+    for (const id of o.impls) if (insts[id]?.netPid) add("mem", id, memOf(insts[id]));
     for (const s of scens.filter((x) => x.kind === "flows")) {
       for (const id of rotate(o.impls, runNo)) {
         if (!insts[id]) continue;
@@ -344,7 +378,7 @@ async function main() {
       }
       for (const id of passtImpls) {
         // Peak memory only of an instance that went through every scenario.
-        if (pinsts[id]?.alive() && !restarted.has(id)) add("passt-mem", id, memFds(pinsts[id].netPid));
+        if (pinsts[id]?.alive() && !restarted.has(id)) add("passt-mem", id, memOf(pinsts[id]));
         await pinsts[id]?.stop();
       }
     }
@@ -374,6 +408,13 @@ async function main() {
       pushRow({ id: s.id, title: s.title, unit: "Mbit/s", better: "higher", ...(s.rate !== "10G" ? { tolerance: 0.02 } : {}), cells: cellsOf(s.id, (r) => r.rxMbps) });
       if (s.rate !== "10G") pushRow({ id: `${s.id}:loss`, title: `${s.title}, loss`, unit: "%", better: "info", cells: cellsOf(s.id, (r) => r.lossPct) });
       cpuRows.push({ id: s.id, title: s.title, cells: cellsOf(s.id, (r) => r.cpuSecPerGB ?? NaN) });
+    } else if (s.kind === "ttput") {
+      pushRow({ id: s.id, title: s.title, unit: "Mbit/s", better: "higher", cells: cellsOf(s.id, (r) => r.rxMbps) });
+      pushRow({ id: `${s.id}:hwm`, title: `${s.title}: peak memory (VmHWM) during`, unit: "MiB", better: "lower", target: { abs: 80 }, cells: cellsOf(s.id, (r) => r.hwmMiB ?? NaN) });
+      cpuRows.push({ id: s.id, title: s.title, cells: cellsOf(s.id, (r) => r.cpuSecPerGB ?? NaN) });
+    } else if (s.kind === "crr") {
+      pushRow({ id: `${s.id}:rate`, title: `${s.title}: connections per second`, unit: "conn/s", better: "higher", cells: cellsOf(s.id, (r) => r.connPerSec) });
+      pushRow({ id: `${s.id}:p50`, title: `${s.title}: median cycle`, unit: "µs", better: "info", cells: cellsOf(s.id, (r) => r.p50us) });
     } else if (s.kind === "pps") {
       pushRow({ id: s.id, title: s.title, unit: "kpps", better: "higher", cells: cellsOf(s.id, (r) => r.rxKpps) });
     } else if (s.kind === "lat") {
@@ -408,7 +449,7 @@ async function main() {
   const doc = {
     date: new Date().toISOString(),
     machine: { kernel: os.release(), cpu: os.cpus()[0]?.model ?? "?", cpus: os.cpus().length, node: process.version, hostname: os.hostname() },
-    config: { runs: o.runs, duration: o.duration, flows: o.flows, impls: o.impls, argv: o.argv, veth_mtu: 65520, iperfUnbounded: "10G", iperfFixed: "500M" },
+    config: { c: C_BIN, runs: o.runs, duration: o.duration, flows: o.flows, streams: o.streams, impls: o.impls, argv: o.argv, veth_mtu: 65520, iperfUnbounded: "10G", iperfFixed: "500M" },
     elapsedSec: (Date.now() - t0) / 1000,
     rows,
     cpuRows,

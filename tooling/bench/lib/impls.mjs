@@ -1,9 +1,10 @@
 // The implementations under comparison, each in a world of its own (a host
 // and a remote namespace joined by a veth, from @x/harness), started with
-// `-t none -T none` and the UDP ports the scenarios use:
+// the UDP ports the scenarios use, and `-t none -T none` unless TCP
+// scenarios are selected (then the TCP ports below, see startImpl):
 //
 //   ours   node apps/pasta/dist/cli.js, rootless (setpriv to nobody)
-//   c      /usr/bin/pasta (Debian), rootless
+//   c      /usr/bin/pasta (Debian; --c oracle: the 2024_12_11 oracle), rootless
 //   slirp  slirp4netns --configure --mtu=65520 --disable-host-loopback, on a
 //          namespace made by `unshare -Urn`, ports forwarded through its API
 //   limit  no translation: the "namespace" is the host namespace itself, so
@@ -17,7 +18,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { World, HOST4, HOST6, GW6, REMOTE4, REMOTE6, asUnprivileged, ensureTunOpen } from "@x/harness";
+import { World, HOST4, HOST6, GW4, GW6, REMOTE4, REMOTE6, asUnprivileged, ensureTunOpen } from "@x/harness";
 import { startProc, run, trackPid, untrackPid, onCleanup, sleep, until, childrenOf, commOf, findPidInNetns, killPid } from "./proc.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -25,15 +26,36 @@ export const REPO = path.resolve(HERE, "../../..");
 export const OURS_CLI = path.join(REPO, "apps/pasta/dist/cli.js");
 export const OURS_PASST_CLI = path.join(REPO, "apps/passt/dist/cli.js");
 
+/**
+ * The C binaries the "c" implementation runs: Debian's by default; `--c
+ * oracle` picks the 2024_12_11 oracle beside the project
+ * (../shared/oracle/passt-2024_12_11), `--c DIR` a folder with pasta and passt.
+ */
+export const C_BIN = { pasta: "/usr/bin/pasta", passt: "/usr/bin/passt", label: "Debian" };
+export function setCBin(which) {
+  if (which === "debian") return C_BIN;
+  const dirs = which === "oracle" ? [path.join(REPO, "../shared/oracle/passt-2024_12_11"), "/work/shared/oracle/passt-2024_12_11"] : [path.resolve(which)];
+  const dir = dirs.find((d) => fs.existsSync(path.join(d, "pasta")));
+  if (!dir) throw new Error(`--c ${which}: no pasta in ${dirs.join(" or ")}`);
+  Object.assign(C_BIN, { pasta: path.join(dir, "pasta"), passt: path.join(dir, "passt"), label: which === "oracle" ? "oracle 2024_12_11" : dir });
+  return C_BIN;
+}
+
 /** Ports: "in" is forwarded host -> namespace (-u), "out" namespace -> host loopback (-U), "far" is a remote server's. */
 export const PORTS = {
   iperf: { in: 5001, out: 5002, far: 5003 },
   sockperf: { in: 11111, out: 11112, far: 11113 },
   flows: { in: 7100, out: 7101, far: 7102 },
   startup: { far: 7200 },
+  // TCP ("gw" is a server on the host's loopback reached through the gateway address, map-gw)
+  iperf3: { in: 5201, out: 5202, far: 5203, gw: 5204 },
+  sockperfTcp: { in: 11121, out: 11122, far: 11123, gw: 11124 },
+  crr: { in: 7301, out: 7302, far: 7303, gw: 7304 },
 };
 const IN_PORTS = [PORTS.iperf.in, PORTS.sockperf.in, PORTS.flows.in];
 const OUT_PORTS = [PORTS.iperf.out, PORTS.sockperf.out, PORTS.flows.out];
+export const TCP_IN_PORTS = [PORTS.iperf3.in, PORTS.sockperfTcp.in, PORTS.crr.in];
+export const TCP_OUT_PORTS = [PORTS.iperf3.out, PORTS.sockperfTcp.out, PORTS.crr.out];
 
 export const IMPLS = {
   ours: { id: "ours", label: "ours (TS pasta)" },
@@ -120,9 +142,27 @@ async function waitReady(file, t0, rec, what) {
 
 /**
  * Starts an implementation in `world`. Returns an instance:
- *   { id, netPid (the networking process, null for the limit), inNs(argv), startupMs, v6, stop() }
+ *   { id, netPid (the networking process, null for the limit), inNs(argv), startupMs, v6, stop(), noTcp }
+ *
+ * With `tcp`, pasta also gets `-t TCP_IN_PORTS -T TCP_OUT_PORTS` and
+ * slirp4netns TCP host forwards. An implementation that will not start so
+ * (ours, until it has TCP: "only '-t none' is accepted") is started again
+ * with `-t none -T none`; `noTcp` then holds the reason, and every TCP
+ * measurement on that instance is a failed one, while the UDP ones go on.
  */
-export async function startImpl(id, world, { nodeOptions, nodeArgs, v6 = true } = {}) {
+export async function startImpl(id, world, opts = {}) {
+  if (!opts.tcp || id === "limit") return startImplOnce(id, world, opts);
+  try {
+    return await startImplOnce(id, world, opts);
+  } catch (e) {
+    const inst = await startImplOnce(id, world, { ...opts, tcp: false });
+    const last = e.message.split("\n").map((l) => l.replace(/^stderr:\s*/, "").trim()).filter(Boolean).slice(-1)[0] ?? "?";
+    inst.noTcp = `would not start with TCP forwarding (${last.slice(0, 200)})`;
+    return inst;
+  }
+}
+
+async function startImplOnce(id, world, { nodeOptions, nodeArgs, v6 = true, tcp = false } = {}) {
   const probe = await buildProbe();
   if (id === "limit") {
     return { id, world, netPid: null, inNs: world.inHost, startupMs: null, v6: true, stop: async () => {} };
@@ -132,9 +172,10 @@ export async function startImpl(id, world, { nodeOptions, nodeArgs, v6 = true } 
   if (id === "ours" || id === "c") {
     // Node refuses --cpu-prof in NODE_OPTIONS: profiling flags go on the
     // command line, and the launcher passes its execArgv to the networking child.
-    const bin = id === "ours" ? [process.execPath, ...(nodeArgs ?? []), OURS_CLI] : ["/usr/bin/pasta"];
+    const bin = id === "ours" ? [process.execPath, ...(nodeArgs ?? []), OURS_CLI] : [C_BIN.pasta];
     const cmd = `readlink /proc/self/ns/net > ${dir}/netns; exec ${probe} ping ${REMOTE4} ${PORTS.startup.far} ${ready}`;
-    const args = ["-f", "--config-net", "-t", "none", "-T", "none", "-u", IN_PORTS.join(","), "-U", OUT_PORTS.join(",")];
+    const tcpArgs = tcp ? ["-t", TCP_IN_PORTS.join(","), "-T", TCP_OUT_PORTS.join(",")] : ["-t", "none", "-T", "none"];
+    const args = ["-f", "--config-net", ...tcpArgs, "-u", IN_PORTS.join(","), "-U", OUT_PORTS.join(",")];
     const env = { ...process.env };
     if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
     const argv = world.inHost(asUnprivileged([...bin, ...args, "--", "sh", "-c", cmd]));
@@ -207,6 +248,10 @@ export async function startImpl(id, world, { nodeOptions, nodeArgs, v6 = true } 
         const reply = await slirpApi(api, { execute: "add_hostfwd", arguments: { proto: "udp", host_addr: "0.0.0.0", host_port: port, guest_port: port } });
         if (!reply.includes("return")) throw new Error(`slirp4netns add_hostfwd ${port}: ${reply}`);
       }
+      for (const port of tcp ? TCP_IN_PORTS : []) {
+        const reply = await slirpApi(api, { execute: "add_hostfwd", arguments: { proto: "tcp", host_addr: "0.0.0.0", host_port: port, guest_port: port } });
+        if (!reply.includes("return")) throw new Error(`slirp4netns add_hostfwd tcp ${port}: ${reply}`);
+      }
       return { id, world, netPid: rec.pid, nsPid, inNs, startupMs, v6: false, stop, rec };
     } catch (e) {
       await stop();
@@ -269,6 +314,19 @@ export async function primeV6(inst) {
   }
 }
 
+/**
+ * The TCP paths: the four above, and the namespace to the host's loopback
+ * through the gateway address (pasta maps 203.0.113.1 to 127.0.0.1, its
+ * default --map-gw): a tap path whose far end is a host loopback socket.
+ */
+export const TCP_PATHS = {
+  "ns-remote": PATHS["ns-remote"],
+  "remote-ns": "remote -> namespace (tap, -t via the host address)",
+  "lo-ns": "host loopback -> namespace (splice, -t)",
+  "ns-lo": "namespace -> host loopback (splice, -T)",
+  "map-gw": "namespace -> gateway address -> host loopback (tap, map-gw)",
+};
+
 /** passt's paths: the guest behind qemu plays the namespace (lib/passt.mjs). */
 export const PASST_PATHS = {
   "guest-remote": "guest -> remote (passt)",
@@ -303,6 +361,12 @@ export function route(inst, pathId, fam, ports) {
       return { client: w.inRemote, target: fam === 6 ? HOST6 : HOST4, port: ports.in, server: inst.inNs, bind: any };
     case "ns-remote":
       return { client: inst.inNs, target: fam === 6 ? REMOTE6 : REMOTE4, port: ports.far, server: w.inRemote, bind: fam === 6 ? REMOTE6 : REMOTE4 };
+    case "map-gw":
+      // slirp4netns runs with --disable-host-loopback: no such path.
+      if (inst.id === "slirp") return null;
+      return limit
+        ? { client: w.inHost, target: lo, port: ports.gw, server: w.inHost, bind: lo }
+        : { client: inst.inNs, target: fam === 6 ? GW6 : GW4, port: ports.gw, server: w.inHost, bind: lo };
     default:
       throw new Error(`unknown path ${pathId}`);
   }

@@ -1,15 +1,20 @@
 // One measurement each: iperf2 (UDP throughput, loss, packets per second,
-// CPU of the networking process), sockperf ping-pong (round-trip latency),
-// many flows (probe flows/sink: 10,000 source ports), all through route().
+// CPU of the networking process), sockperf ping-pong (round-trip latency,
+// UDP or TCP), many flows (probe flows/sink: 10,000 source ports), iperf3
+// (TCP throughput, CPU and peak memory of the networking process), TCP
+// connections per second (probe crr/tcpecho), all through route().
 import { PORTS, route, buildProbe, primeV6 } from "./impls.mjs";
-import { startProc, run, sleep, until, cpuSeconds, memFds } from "./proc.mjs";
+import { startProc, run, sleep, until, cpuSeconds, memFds, memOf, resetPeak } from "./proc.mjs";
 
-async function waitBound(server, rec, port) {
+async function waitBound(server, rec, port, tcp = false) {
   await until(async () => {
     if (!rec.alive()) throw new Error("server exited");
-    return (await run(server(["ss", "-Hulnp", "sport", "=", `:${port}`]), 5000)).out.trim().length > 0;
+    return (await run(server(["ss", tcp ? "-Htlnp" : "-Hulnp", "sport", "=", `:${port}`]), 5000)).out.trim().length > 0;
   }, 5000, `a server on port ${port}`);
 }
+
+/** A TCP measurement on an instance started without TCP forwarding (startImpl) fails at once. */
+const noTcp = (inst) => (inst.noTcp ? { error: `no TCP: ${inst.id} ${inst.noTcp}` } : null);
 
 const csv = (line) => line.trim().split(",");
 
@@ -58,14 +63,16 @@ export async function iperf(inst, pathId, fam, { len, rate, secs }) {
   }
 }
 
-/** sockperf ping-pong: full round trips of a small datagram, µs. */
-export async function sockperf(inst, pathId, fam, { size = 64, secs }) {
-  const r = route(inst, pathId, fam, PORTS.sockperf);
+/** sockperf ping-pong: full round trips of a small datagram (or, with `tcp`, a small message over one TCP connection), µs. */
+export async function sockperf(inst, pathId, fam, { size = 64, secs, tcp = false }) {
+  const r = route(inst, pathId, fam, tcp ? PORTS.sockperfTcp : PORTS.sockperf);
   if (!r) return null;
-  const server = startProc(r.server(["sockperf", "server", "-i", r.bind, "-p", String(r.port)]));
+  if (tcp && inst.noTcp) return noTcp(inst);
+  const proto = tcp ? ["--tcp"] : [];
+  const server = startProc(r.server(["sockperf", "server", ...proto, "-i", r.bind, "-p", String(r.port)]));
   try {
-    await waitBound(r.server, server, r.port);
-    const c = await run(r.client(["sockperf", "ping-pong", "-i", r.target, "-p", String(r.port), "-t", String(secs), "-m", String(size), "--full-rtt", ...(process.env.SOCKPERF_MPS ? ["--mps", process.env.SOCKPERF_MPS] : [])]), (secs + 20) * 1000);
+    await waitBound(r.server, server, r.port, tcp);
+    const c = await run(r.client(["sockperf", "ping-pong", ...proto, "-i", r.target, "-p", String(r.port), "-t", String(secs), "-m", String(size), "--full-rtt", ...(process.env.SOCKPERF_MPS ? ["--mps", process.env.SOCKPERF_MPS] : [])]), (secs + 20) * 1000);
     const text = c.out + c.err;
     const num = (re) => Number((text.match(re) ?? [])[1]);
     const p50 = num(/percentile 50\.000 =\s*([\d.]+)/);
@@ -96,7 +103,7 @@ export async function manyFlows(inst, pathId, fam, { flows = 10_000, secs, len =
     const cpu0 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
     const s = await run(r.client([probe, "flows", r.target, String(r.port), String(flows), String(secs), String(len)]), (secs + 30) * 1000);
     await sleep(300);
-    const after = inst.netPid ? memFds(inst.netPid) : null;
+    const after = inst.netPid ? memOf(inst) : null;
     const cpu1 = inst.netPid ? cpuSeconds(inst.netPid) : NaN;
     await sink.stop(2000);
     const m = sink.out.match(/received (\d+) bytes (\d+) sources (\d+) first_ns (\d+) last_ns (\d+)/);
@@ -148,4 +155,94 @@ export async function pingLatency(inst, pathId, fam, { secs }) {
     sent: sum ? Number(sum[1]) : n,
     lossPct: sum ? (100 * (Number(sum[1]) - Number(sum[2]))) / Number(sum[1]) : NaN,
   };
+}
+
+/**
+ * iperf3 TCP: a one-off server (`-s -1`) in the path's server namespace, a
+ * client with `streams` parallel connections (-P) for `secs` in its client
+ * namespace (`reverse`: -R, the server sends). Returns what the receiving
+ * end got (Mbit/s, bytes), the sender's retransmits, the CPU seconds of the
+ * networking process per GB received, and its peak memory (VmHWM) during
+ * the measurement: VmHWM is reset to VmRSS just before (resetPeak).
+ */
+export async function iperf3(inst, pathId, fam, { streams = 1, reverse = false, secs }) {
+  const r = route(inst, pathId, fam, PORTS.iperf3);
+  if (!r) return null;
+  if (inst.noTcp) return noTcp(inst);
+  const any = r.bind === "0.0.0.0" || r.bind === "::";
+  const server = startProc(r.server(["iperf3", "-s", "-1", "-p", String(r.port), ...(any ? [] : ["-B", r.bind])]));
+  try {
+    await waitBound(r.server, server, r.port, true);
+    const t = Math.max(1, Math.round(secs));
+    const pid = inst.netPid;
+    resetPeak(inst);
+    const hwm0 = pid ? memFds(pid).hwmMiB : NaN;
+    const cpu0 = pid ? cpuSeconds(pid) : NaN;
+    const c = await run(r.client(["iperf3", `-${fam}`, "-c", r.target, "-p", String(r.port), "-t", String(t), "-P", String(streams), ...(reverse ? ["-R"] : []), "-J", "--connect-timeout", "3000"]), (t + 15) * 1000);
+    const cpu1 = pid ? cpuSeconds(pid) : NaN;
+    const mem = pid ? memFds(pid) : null;
+    if (pid && Number.isFinite(mem.hwmMiB)) inst.hwmSeen = Math.max(inst.hwmSeen ?? 0, mem.hwmMiB);
+    let j = null;
+    try {
+      j = JSON.parse(c.out);
+    } catch {
+      /* no report */
+    }
+    const rx = j?.end?.sum_received;
+    if (!rx || j.error) return { error: `iperf3: ${j?.error ?? (`${c.out.trim().slice(0, 200)} ${c.err.trim().slice(0, 200)}`.trim() || `exit ${c.code}`)}`, cpuSec: cpu1 - cpu0 };
+    const bytes = Number(rx.bytes);
+    return {
+      rxMbps: Number(rx.bits_per_second) / 1e6,
+      bytes,
+      retransmits: j.end.sum_sent?.retransmits ?? null,
+      cpuSec: cpu1 - cpu0,
+      cpuSecPerGB: pid && bytes > 0 ? (cpu1 - cpu0) / (bytes / 1e9) : null,
+      hwmBeforeMiB: pid ? hwm0 : null,
+      hwmMiB: pid ? mem.hwmMiB : null,
+      rssMiB: pid ? mem.rssMiB : null,
+    };
+  } finally {
+    await server.stop(500);
+  }
+}
+
+/**
+ * TCP connections per second: `probe crr` makes connect / 1-byte request /
+ * 1-byte response / close cycles, one at a time, for `secs` against `probe
+ * tcpecho` (which closes first). Returns completed cycles per second, the
+ * median and p99 of a whole cycle (µs), failures and the first error, and
+ * the networking process's CPU per thousand connections.
+ */
+export async function crr(inst, pathId, fam, { secs }) {
+  const r = route(inst, pathId, fam, PORTS.crr);
+  if (!r) return null;
+  if (inst.noTcp) return noTcp(inst);
+  const probe = await buildProbe();
+  const server = startProc(r.server([probe, "tcpecho", r.bind, String(r.port), String(secs + 30)]));
+  try {
+    await until(() => server.out.includes("ready") || !server.alive(), 5000, "the TCP echo server");
+    if (!server.alive()) return { error: `tcpecho: ${server.err.trim().slice(0, 300)}` };
+    const pid = inst.netPid;
+    const cpu0 = pid ? cpuSeconds(pid) : NaN;
+    const c = await run(r.client([probe, "crr", r.target, String(r.port), String(secs)]), (secs + 20) * 1000);
+    const cpu1 = pid ? cpuSeconds(pid) : NaN;
+    const m = c.out.match(/done (\d+) failed (\d+) elapsed_ns (\d+) p50_ns (\d+) p99_ns (\d+)/);
+    const firstErr = (c.out.match(/first error (.*)/) ?? [])[1];
+    if (!m) return { error: `crr: ${c.out.trim().slice(0, 200)} ${c.err.trim().slice(0, 200)}` };
+    const done = Number(m[1]);
+    const failed = Number(m[2]);
+    if (done === 0) return { error: `crr: no connection completed (${failed} failed, first: ${firstErr ?? "?"})` };
+    return {
+      connPerSec: done / (Number(m[3]) / 1e9),
+      p50us: Number(m[4]) / 1e3,
+      p99us: Number(m[5]) / 1e3,
+      done,
+      failed,
+      firstError: firstErr ?? null,
+      cpuSec: cpu1 - cpu0,
+      cpuMsPerKConn: pid ? ((cpu1 - cpu0) * 1e6) / done : null,
+    };
+  } finally {
+    await server.stop(500);
+  }
 }

@@ -8,7 +8,7 @@
 //   tap0 <-> qemu ══unix socket══> passt (nobody) ──veth──> 198.51.100.1
 //
 //   ours  node apps/passt/dist/cli.js -f -t none -s SOCKET -u 5001,11111
-//   c     /usr/bin/passt -f -t none -s SOCKET -u 5001,11111
+//   c     /usr/bin/passt (or --c's) -f -t none -s SOCKET -u 5001,11111
 //
 // qemu 7.2 can abort (iov_copy: Assertion 'offset == 0') when its own
 // writes to the socket are cut short under floods; a measurement during
@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Netns, HOST4, GW4, REMOTE4, asUnprivileged, uniqueName } from "@x/harness";
-import { OURS_PASST_CLI, PORTS, buildProbe, makeWorld, tmp } from "./impls.mjs";
+import { C_BIN, OURS_PASST_CLI, PORTS, buildProbe, makeWorld, tmp } from "./impls.mjs";
 import { startProc, run, until, onCleanup } from "./proc.mjs";
 
 export const TAP = "tap0";
@@ -69,7 +69,7 @@ export async function startPasst(id, pw, { extraArgs = [] } = {}) {
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, "passt.socket");
   const ready = path.join(dir, "ready");
-  const bin = id === "ours" ? [process.execPath, OURS_PASST_CLI] : id === "c" ? ["/usr/bin/passt"] : null;
+  const bin = id === "ours" ? [process.execPath, OURS_PASST_CLI] : id === "c" ? [C_BIN.passt] : null;
   if (!bin) throw new Error(`no passt for ${id}`);
   const args = ["-f", "-t", "none", "-s", sock, "-u", PASST_IN_PORTS.join(","), ...extraArgs];
   const t0 = process.hrtime.bigint();

@@ -1,6 +1,6 @@
 /*
- * probe: the small UDP programs of the benchmark suite, built by the runner
- * with `cc -O2` into a temporary folder.
+ * probe: the small UDP and TCP programs of the benchmark suite, built by the
+ * runner with `cc -O2` into a temporary folder.
  *
  *   probe echo ADDR PORT              echo every datagram back (start-up peer)
  *   probe ping ADDR PORT OUTFILE [LEN] send one datagram (LEN bytes, default 4)
@@ -13,6 +13,22 @@
  *   probe sink ADDR PORT SECS         count datagrams and distinct source ports
  *                                     until SECS pass (or SIGTERM/SIGINT);
  *                                     print "received R bytes B sources P first_ns F last_ns L"
+ *   probe tcpecho ADDR PORT SECS      TCP: accept, read one request (up to 64
+ *                                     bytes), write it back, close (the server
+ *                                     closes first: TIME_WAIT stays on its
+ *                                     side, not on the client's ports); one
+ *                                     connection at a time until SECS pass or
+ *                                     SIGTERM; print "ready", at the end
+ *                                     "served N"
+ *   probe crr ADDR PORT SECS [TIMEOUT_MS]
+ *                                     TCP connect/request/response/close
+ *                                     cycles: connect, send 1 byte, read 1
+ *                                     byte, read the server's FIN, close,
+ *                                     for SECS seconds, one at a time; every
+ *                                     step waits TIMEOUT_MS at most (default
+ *                                     1000); print "done N failed F elapsed_ns
+ *                                     E p50_ns P p99_ns Q" (cycle times), and
+ *                                     the first error seen
  *
  * ADDR is IPv4 or IPv6 text; the family follows from it. Every mode dies
  * with its parent (PR_SET_PDEATHSIG) and after at most 15 minutes.
@@ -31,6 +47,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +214,102 @@ static int do_sink(const char *a, const char *p, double secs) {
 	return 0;
 }
 
+static void set_timeouts(int s, int ms) {
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* connect() too */
+}
+
+static int do_tcpecho(const char *a, const char *p, double secs) {
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a, p, &ss);
+	int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (s < 0) {
+		perror("probe tcpecho: socket");
+		return 1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, 1024) < 0) {
+		perror("probe tcpecho: bind/listen");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), served = 0;
+	char buf[64];
+	while (!stop && now_ns() < end) {
+		struct pollfd pfd = {.fd = s, .events = POLLIN};
+		if (poll(&pfd, 1, 50) != 1) continue;
+		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		set_timeouts(c, 1000);
+		ssize_t n = recv(c, buf, sizeof(buf), 0);
+		if (n > 0 && send(c, buf, (size_t)n, MSG_NOSIGNAL) == n) served++;
+		close(c);
+	}
+	printf("served %llu\n", (unsigned long long)served);
+	return 0;
+}
+
+static int cmp_u64(const void *x, const void *y) {
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static int do_crr(const char *a, const char *p, double secs, int tmo) {
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a, p, &ss);
+	size_t cap = 1 << 22, n = 0;
+	uint64_t *times = malloc(cap * sizeof(*times)), failed = 0;
+	char first_err[160] = "";
+	int one = 1;
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	while (!stop && now_ns() < end) {
+		uint64_t t = now_ns();
+		const char *step = "socket";
+		int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char c = 'r', d;
+		int ok = 0;
+		if (s >= 0) {
+			set_timeouts(s, tmo);
+			setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			step = "connect";
+			if (connect(s, (struct sockaddr *)&ss, len) == 0) {
+				step = "send";
+				if (send(s, &c, 1, MSG_NOSIGNAL) == 1) {
+					step = "recv";
+					if (recv(s, &d, 1, 0) == 1) {
+						step = "recv FIN";
+						errno = 0;
+						ok = recv(s, &d, 1, 0) == 0;
+						if (!ok && !errno) errno = EPROTO;
+					}
+				}
+			}
+		}
+		if (ok) {
+			if (n < cap) times[n] = now_ns() - t;
+			n++;
+		} else {
+			if (!failed++) snprintf(first_err, sizeof(first_err), "%s: %s", step, strerror(errno));
+			usleep(1000); /* a refusing path would spin otherwise */
+		}
+		if (s >= 0) close(s);
+		if (failed >= 50 && n == 0) break; /* nothing goes through */
+	}
+	uint64_t el = now_ns() - t0;
+	size_t k = n < cap ? n : cap;
+	qsort(times, k, sizeof(*times), cmp_u64);
+	unsigned long long p50 = k ? (unsigned long long)times[(k - 1) / 2] : 0;
+	unsigned long long p99 = k ? (unsigned long long)times[(size_t)((double)(k - 1) * 0.99)] : 0;
+	printf("done %zu failed %llu elapsed_ns %llu p50_ns %llu p99_ns %llu\n", n, (unsigned long long)failed,
+	       (unsigned long long)el, p50, p99);
+	if (failed) printf("first error %s\n", first_err);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	alarm(900);
@@ -206,6 +320,8 @@ int main(int argc, char **argv) {
 	if (argc >= 5 && !strcmp(argv[1], "ping")) return do_ping(argv[2], argv[3], argv[4], argc >= 6 ? atoi(argv[5]) : 4);
 	if (argc >= 7 && !strcmp(argv[1], "flows")) return do_flows(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
 	if (argc >= 5 && !strcmp(argv[1], "sink")) return do_sink(argv[2], argv[3], atof(argv[4]));
-	fprintf(stderr, "usage: probe echo|ping|flows|sink ...\n");
+	if (argc >= 5 && !strcmp(argv[1], "tcpecho")) return do_tcpecho(argv[2], argv[3], atof(argv[4]));
+	if (argc >= 5 && !strcmp(argv[1], "crr")) return do_crr(argv[2], argv[3], atof(argv[4]), argc >= 6 ? atoi(argv[5]) : 1000);
+	fprintf(stderr, "usage: probe echo|ping|flows|sink|tcpecho|crr ...\n");
 	return 2;
 }

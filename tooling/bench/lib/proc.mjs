@@ -158,6 +158,31 @@ export function memFds(pid) {
   return r;
 }
 
+/**
+ * Resets VmHWM of `pid` to its current VmRSS (`echo 5 > /proc/PID/clear_refs`,
+ * Linux 4.0+, root), so that VmHWM afterwards is the peak of what follows.
+ * Whatever peak the process had before is kept in `inst.hwmSeen` first, so
+ * memOf(inst) still reports the peak of the process's whole life.
+ */
+export function resetPeak(inst) {
+  if (!inst.netPid) return false;
+  const before = memFds(inst.netPid).hwmMiB;
+  if (Number.isFinite(before)) inst.hwmSeen = Math.max(inst.hwmSeen ?? 0, before);
+  try {
+    fs.writeFileSync(`/proc/${inst.netPid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** memFds of an instance's networking process, VmHWM over its whole life (resets by resetPeak included). */
+export function memOf(inst) {
+  const m = memFds(inst.netPid);
+  if (Number.isFinite(m.hwmMiB) && inst.hwmSeen > m.hwmMiB) m.hwmMiB = inst.hwmSeen;
+  return m;
+}
+
 export function ppidOf(pid) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
