@@ -1,5 +1,5 @@
 // The README's demo: our pasta gives a network namespace a network and
-// carries real UDP traffic both ways through it, and pings (ICMP and ICMPv6
+// carries real TCP and UDP traffic both ways through it, and pings (ICMP and ICMPv6
 // echo), v4 and v6, printing what happened. It builds its own throwaway world (a "host" namespace where
 // pasta runs as an unprivileged user, a "remote" namespace behind a veth
 // that plays the internet), and removes it at the end. Needs root to build
@@ -40,13 +40,15 @@ try {
   ]) {
     const v = addr.startsWith("[") ? 6 : 4;
     bg(["ip", "netns", "exec", ns, "socat", "-b", "70000", `UDP${v}-LISTEN:${port},bind=${addr},fork,reuseaddr${v === 6 ? ",ipv6only=1" : ""}`, "PIPE"]);
+    // And TCP echo servers beside them, 100 ports up.
+    bg(["ip", "netns", "exec", ns, "socat", `TCP${v}-LISTEN:${port + 100},bind=${addr},fork,reuseaddr${v === 6 ? ",ipv6only=1" : ""}`, "PIPE"]);
   }
   // pasta answers pings through ping sockets: the host must admit its group, as systemd's default does.
   sh(["ip", "netns", "exec", world.host.name, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
   const marker = join(dir, "netns");
   const pasta = bg([
     "ip", "netns", "exec", world.host.name,
-    ...asUnprivileged([process.execPath, cli, "-f", "--config-net", "-t", "none", "-T", "none", "-u", "7002", "--pcap", join(dir, "demo.pcap"),
+    ...asUnprivileged([process.execPath, cli, "-f", "--config-net", "-t", "7102", "-T", "7104", "-u", "7002", "--pcap", join(dir, "demo.pcap"),
       "--", "sh", "-c", `readlink /proc/self/ns/net > ${marker}; exec sleep 120`]),
   ]);
   let log = "";
@@ -69,6 +71,8 @@ try {
   // Servers inside the namespace, for traffic that comes in.
   bg(["nsenter", "-t", String(nsPid), "-n", "socat", "-b", "70000", "UDP4-LISTEN:7002,fork,reuseaddr", "PIPE"]);
   bg(["nsenter", "-t", String(nsPid), "-n", "socat", "-b", "70000", "UDP6-LISTEN:7002,fork,reuseaddr,ipv6only=1", "PIPE"]);
+  bg(["nsenter", "-t", String(nsPid), "-n", "socat", "TCP4-LISTEN:7102,fork,reuseaddr", "PIPE"]);
+  bg(["nsenter", "-t", String(nsPid), "-n", "socat", "TCP6-LISTEN:7102,fork,reuseaddr,ipv6only=1", "PIPE"]);
   await sleep(400);
 
   const echo = (prefix, v, addr, port, text, bind) => {
@@ -101,6 +105,35 @@ try {
     if (!ok) failures++;
     console.log(`  ${ok ? "ok  " : "FAIL"} IPv${v} ${name.padEnd(40)} ${ok ? "" : got}`);
   }
+  const tcpEcho = (prefix, v, addr, port, text, bind) => {
+    const target = v === 6 ? `[${addr}]` : addr;
+    const b = bind ? `,bind=${v === 6 ? `[${bind}]` : bind}` : "";
+    try {
+      return sh([...prefix, "socat", "-t", "2", "-T", "5", "-", `TCP${v}:${target}:${port}${b},connect-timeout=3`], text).trim();
+    } catch (e) {
+      return `(no answer: ${e.message.split("\n")[0]})`;
+    }
+  };
+  console.log("\nTCP exchanges (each sends 512 KiB and expects it echoed back):");
+  const mega = "0123456789abcdef".repeat(32768);
+  for (const [name, prefix, v, addr, port, bind] of [
+    ["namespace -> remote host", inNs, 4, REMOTE4, 7101],
+    ["namespace -> remote host", inNs, 6, REMOTE6, 7101],
+    ["remote host -> namespace (-t 7102)", inRemote, 4, HOST4, 7102, REMOTE4],
+    ["remote host -> namespace (-t 7102)", inRemote, 6, HOST6, 7102, REMOTE6],
+    ["host loopback -> namespace (-t 7102, splice)", inHost, 4, "127.0.0.1", 7102],
+    ["host loopback -> namespace (-t 7102, splice)", inHost, 6, "::1", 7102],
+    ["namespace loopback -> host loopback (-T 7104, splice)", inNs, 4, "127.0.0.1", 7104],
+    ["namespace loopback -> host loopback (-T 7104, splice)", inNs, 6, "::1", 7104],
+    ["namespace -> gateway -> host loopback", inNs, 4, GW4, 7104],
+    ["namespace -> gateway -> host loopback", inNs, 6, GW6, 7104],
+  ]) {
+    const t = Date.now();
+    const got = tcpEcho(prefix, v, addr, port, mega, bind);
+    const ok = got === mega;
+    if (!ok) failures++;
+    console.log(`  ${ok ? "ok  " : "FAIL"} IPv${v} ${name.padEnd(52)} ${ok ? `${Date.now() - t} ms` : got.slice(0, 120)}`);
+  }
   const big = "x".repeat(60000);
   const gotBig = echo(inNs, 4, REMOTE4, 7001, big);
   console.log(`  ${gotBig === big ? "ok  " : "FAIL"} IPv4 a 60000-byte datagram to the remote host and back`);
@@ -125,8 +158,8 @@ try {
     console.log(`  ${ok ? "ok  " : "FAIL"} IPv${v} ${`ping ${name}`.padEnd(52)} ${ok ? `2/2 replies, avg ${rtt ? rtt[1] : "?"} ms` : out.trim().split("\n").pop()}`);
   }
   await sleep(200);
-  const frames = sh(["tshark", "-r", join(dir, "demo.pcap"), "-q", "-z", "io,stat,0,udp"]).match(/\|\s+(\d+)\s+\|/);
-  console.log(`\n--pcap captured the tap's traffic: ${frames ? frames[1] : "?"} UDP frames (read back with tshark)`);
+  const count = (filter) => sh(["tshark", "-r", join(dir, "demo.pcap"), "-q", "-z", `io,stat,0,${filter}`]).match(/\|\s+(\d+)\s+\|/)?.[1] ?? "?";
+  console.log(`\n--pcap captured the tap's traffic: ${count("udp")} UDP and ${count("tcp")} TCP frames (read back with tshark)`);
   console.log(failures === 0 ? "\nAll exchanges and pings went through." : `\n${failures} exchange(s) failed.`);
 } catch (e) {
   console.error(`demo failed: ${e.message}`);
