@@ -133,6 +133,28 @@ pub fn netns_tcp_socket(ns_fd: i32, family: u32) -> Result<i32> {
     in_netns(ns_fd, move || crate::tcp::tcp_socket_here(family))
 }
 
+/// `count` TCP sockets created inside the namespace in one trip there: a
+/// pool for connections into the namespace, so that each one does not pay
+/// for a thread of its own.
+#[napi]
+pub fn netns_tcp_sockets(ns_fd: i32, family: u32, count: u32) -> Result<Vec<i32>> {
+    if count == 0 || count > 1024 {
+        return Err(invalid(format!("{count} sockets (1 to 1024)")));
+    }
+    in_netns(ns_fd, move || {
+        let mut fds = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            match crate::tcp::tcp_socket_here(family) {
+                Ok(fd) => fds.push(fd),
+                Err(e) if fds.is_empty() => return Err(e),
+                // Some are better than none (descriptors ran out): hand back what was made.
+                Err(_) => break,
+            }
+        }
+        Ok(fds)
+    })
+}
+
 #[napi]
 pub fn netns_netlink_socket(ns_fd: i32) -> Result<i32> {
     in_netns(ns_fd, netlink_here)

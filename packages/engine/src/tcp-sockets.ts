@@ -13,7 +13,9 @@
  *
  * Sockets on the "ns" side (pasta: -T listeners, splice connections into
  * the namespace's loopback) are created on a helper thread inside the
- * guest's network namespace; everything else happens on the main thread.
+ * guest's network namespace, NS_POOL at a time, and handed out from a pool
+ * per family: a thread per connection would cost more than the rest of its
+ * set-up. Everything else happens on the main thread.
  * Addresses become strings only here, once per listen, accept or connect.
  */
 import {
@@ -25,7 +27,7 @@ import {
   getMaxSeg,
   getSndBuf,
   listen,
-  netnsTcpSocket,
+  netnsTcpSockets,
   outQueue,
   peekOffsetSupported,
   pipe2,
@@ -49,11 +51,15 @@ import { parseIpAddr, isWireError } from "@x/l2";
 import type { AcceptedPeer, ListenSpec, TcpHandle, TcpSocketLayer } from "@x/tcp-core";
 import type { Family, Side } from "@x/flow";
 
+/** ns-side sockets made per trip into the namespace. */
+const NS_POOL = 16;
+
 export class TcpSyscallSockets implements TcpSocketLayer {
   readonly peekOffsetSupported: boolean;
   private set: EpollSet | undefined;
   private readonly callbacks = new Map<number, (ready: number) => void>();
   private batchEnd: () => void = () => {};
+  private readonly nsPool: [number[], number[]] = [[], []];
 
   /** `nsFd`: the guest's network namespace, for "ns" side sockets (pasta only). */
   constructor(private readonly nsFd?: number) {
@@ -63,7 +69,9 @@ export class TcpSyscallSockets implements TcpSocketLayer {
   open(family: Family, side: Side): TcpHandle {
     if (side === "ns") {
       if (this.nsFd === undefined) throw Object.assign(new Error("no guest namespace for an ns-side socket"), { code: "EINVAL" });
-      return netnsTcpSocket(this.nsFd, family);
+      const pool = this.nsPool[family === 4 ? 0 : 1];
+      if (pool.length === 0) pool.push(...netnsTcpSockets(this.nsFd, family, NS_POOL));
+      return pool.pop() as number;
     }
     return tcpSocket(family);
   }
@@ -208,6 +216,7 @@ export class TcpSyscallSockets implements TcpSocketLayer {
 
   /** Closes the epoll set (shutdown). */
   stop(): void {
+    for (const pool of this.nsPool) while (pool.length > 0) close(pool.pop() as number);
     this.set?.close();
     this.set = undefined;
     this.callbacks.clear();

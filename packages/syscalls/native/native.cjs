@@ -859,6 +859,7 @@ module.exports.netnsLinkUp = nativeBinding.netnsLinkUp
 module.exports.netnsNetlinkSocket = nativeBinding.netnsNetlinkSocket
 module.exports.netnsOpenTap = nativeBinding.netnsOpenTap
 module.exports.netnsTcpSocket = nativeBinding.netnsTcpSocket
+module.exports.netnsTcpSockets = nativeBinding.netnsTcpSockets
 module.exports.netnsUdpSocket = nativeBinding.netnsUdpSocket
 module.exports.netnsWriteFile = nativeBinding.netnsWriteFile
 module.exports.openNamespace = nativeBinding.openNamespace

@@ -106,6 +106,13 @@ export declare function netnsOpenTap(nsFd: number, options?: TapOptions | undefi
  */
 export declare function netnsTcpSocket(nsFd: number, family: number): number
 
+/**
+ * `count` TCP sockets created inside the namespace in one trip there: a
+ * pool for connections into the namespace, so that each one does not pay
+ * for a thread of its own.
+ */
+export declare function netnsTcpSockets(nsFd: number, family: number, count: number): Array<number>
+
 /** A UDP socket created, bound and optionally connected inside the namespace. */
 export declare function netnsUdpSocket(nsFd: number, o: NsUdpOptions): number
 

@@ -78,6 +78,7 @@ export {
   netnsUdpSocket,
   netnsNetlinkSocket,
   netnsTcpSocket,
+  netnsTcpSockets,
   netnsLinkUp,
   netnsWriteFile,
   type SpawnOptions,

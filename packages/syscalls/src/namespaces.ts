@@ -130,6 +130,15 @@ export function netnsTcpSocket(nsFd: number, family: Family): number {
   return guard(() => native.netnsTcpSocket(nsFd, family));
 }
 
+/**
+ * Up to `count` TCP sockets inside the namespace, made in one trip there
+ * (one helper thread for all): a pool, so that each connection into the
+ * namespace does not pay for a thread.
+ */
+export function netnsTcpSockets(nsFd: number, family: Family, count: number): number[] {
+  return guard(() => native.netnsTcpSockets(nsFd, family, count));
+}
+
 export function netnsNetlinkSocket(nsFd: number): number {
   return guard(() => native.netnsNetlinkSocket(nsFd));
 }
