@@ -23,6 +23,22 @@ describe("command line", () => {
     expect(a.command).toEqual(["true"]);
   });
 
+  it("takes TCP port specs for -t and -T as -u and -U take them, and --no-tcp", () => {
+    const o = parseOptions("pasta", ["-t", "8080:80,9000-9002,~9001", "--tcp-ns=auto", "--", "true"]);
+    expect(o.tcp).toBe(true);
+    expect(o.tcpIn.mode).toBe("list");
+    expect(o.tcpIn.entries.map((e) => [e.start, e.end, e.toStart])).toEqual([
+      [8080, 8080, 80],
+      [9000, 9002, undefined],
+    ]);
+    expect(o.tcpIn.exclude).toEqual([{ start: 9001, end: 9001 }]);
+    expect(o.tcpOut.mode).toBe("auto");
+    expect(parseOptions("passt", ["-t", "all"]).tcpIn.mode).toBe("all");
+    expect(parseOptions("passt", ["--no-tcp"]).tcp).toBe(false);
+    expect(() => parseOptions("passt", ["-T", "22"])).toThrow(/invalid option -- 'T'/);
+    expect(() => parseOptions("pasta", ["-t", "70000"])).toThrow(/70000/);
+  });
+
   it("accepts unique prefixes of long names, as getopt_long does, and refuses ambiguous ones", () => {
     expect(parseOptions("passt", ["--fore", "--sock=/tmp/x.socket"]).foreground).toBe(true);
     expect(parseOptions("passt", ["--sock=/tmp/x.socket"]).socket).toBe("/tmp/x.socket");
