@@ -33,7 +33,7 @@ describe("command line", () => {
     ]);
     expect(o.tcpIn.exclude).toEqual([{ start: 9001, end: 9001 }]);
     expect(o.tcpOut.mode).toBe("auto");
-    expect(parseOptions("passt", ["-t", "all"]).tcpIn.mode).toBe("all");
+    expect(parseOptions("passt", ["-t", "all"]).tcpIn.entries).toEqual([{ start: 1, end: 65535 }]);
     expect(parseOptions("passt", ["--no-tcp"]).tcp).toBe(false);
     expect(() => parseOptions("passt", ["-T", "22"])).toThrow(/invalid option -- 'T'/);
     expect(() => parseOptions("pasta", ["-t", "70000"])).toThrow(/70000/);
