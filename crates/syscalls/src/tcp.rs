@@ -324,8 +324,8 @@ const TI_RCV_WND: usize = 232;
 /// Room for the struct as newer kernels define it, and then some.
 const TI_ROOM: usize = 512;
 
-#[napi]
-pub fn tcp_info(fd: i32) -> Result<TcpInfo> {
+/// TCP_INFO as raw bytes, with how many of them the kernel filled.
+fn read_tcp_info(fd: i32) -> Result<([u8; TI_ROOM], usize)> {
     // u64 storage keeps the buffer aligned for the kernel's 64-bit fields.
     let mut raw = [0u64; TI_ROOM / 8];
     let mut len = TI_ROOM as libc::socklen_t;
@@ -336,11 +336,16 @@ pub fn tcp_info(fd: i32) -> Result<TcpInfo> {
     if r < 0 {
         return Err(last_err("getsockopt", &format!("fd {fd} (TCP_INFO)")));
     }
-    let n = (len as usize).min(TI_ROOM);
     let mut b = [0u8; TI_ROOM];
     for (i, w) in raw.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
     }
+    Ok((b, (len as usize).min(TI_ROOM)))
+}
+
+#[napi]
+pub fn tcp_info(fd: i32) -> Result<TcpInfo> {
+    let (b, n) = read_tcp_info(fd)?;
     let u32_at = |o: usize| (o + 4 <= n).then(|| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]));
     let u64_at = |o: usize| {
         (o + 8 <= n).then(|| {
@@ -512,20 +517,7 @@ pub fn tcp_info_into(fd: i32, mut out: Float64ArraySlice) -> Result<u32> {
     if out.len() < SLOTS.len() + 2 {
         return Err(invalid(format!("tcp_info output of {} slots (want {})", out.len(), SLOTS.len() + 2)));
     }
-    let mut raw = [0u64; TI_ROOM / 8];
-    let mut len = TI_ROOM as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into `raw`, which has TI_ROOM.
-    let r = unsafe {
-        libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, raw.as_mut_ptr() as *mut libc::c_void, &mut len)
-    };
-    if r < 0 {
-        return Err(last_err("getsockopt", &format!("fd {fd} (TCP_INFO)")));
-    }
-    let n = (len as usize).min(TI_ROOM);
-    let mut b = [0u8; TI_ROOM];
-    for (i, w) in raw.iter().enumerate() {
-        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
-    }
+    let (b, n) = read_tcp_info(fd)?;
     out[0] = if n >= 1 { b[0] as f64 } else { -1.0 };
     for (k, &(o, kind)) in SLOTS.iter().enumerate() {
         out[1 + k] = match kind {
