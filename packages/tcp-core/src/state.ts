@@ -69,6 +69,8 @@ export interface TcpDeps {
 
 /** The window scale we announce: windows up to 16 MiB. */
 export const OUR_WINDOW_SCALE = 8;
+/** How soon connections whose frames the sink refused are tried again. */
+const RETRY_MS = 2;
 /** How often a short window is looked at again (the C implementation's ACK interval). */
 const WINDOW_CHECK_MS = 10;
 /** The window offered before the socket says better. */
@@ -100,7 +102,13 @@ export class TcpState {
   /** Serves the socket side of a pending connection (sock-to-guest.ts). */
   readFromSocket: (f: number) => void = () => {};
   /** Rewinds a connection whose frames the sink refused. */
-  private readonly lost = (f: number, seq: number): void => this.rewindTo(f, seq);
+  private readonly lost = (f: number, seq: number): void => {
+    this.lostSome = true;
+    this.rewindTo(f, seq);
+  };
+  /** Frames were refused in the last flush: their connections are tried again shortly. */
+  private lostSome = false;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     readonly o: TcpOptions,
@@ -226,7 +234,7 @@ export class TcpState {
       this.windowTimer?.cancel();
       this.windowTimer = undefined;
     }
-    this.frames.flush(this.lost);
+    this.finish();
   }
 
   /**
@@ -346,6 +354,23 @@ export class TcpState {
     this.pendingCount = 0;
     this.frames.flush(this.lost);
     this.inFinish = false;
+    this.retryLater();
+  }
+
+  /**
+   * A sink that refused frames (qemu's stream full) says nothing when it
+   * drains, and a connection whose every frame in flight was lost would
+   * wait for its acknowledgement timeout: the rewound connections are
+   * served again every RETRY_MS until a flush loses nothing.
+   */
+  private retryLater(): void {
+    if (this.lostSome) {
+      this.lostSome = false;
+      this.retryTimer ??= this.d.clock.every(RETRY_MS, () => this.finish());
+    } else if (this.retryTimer) {
+      this.retryTimer.cancel();
+      this.retryTimer = undefined;
+    }
   }
 
   /** Sends the frames built so far (the slab is full). */

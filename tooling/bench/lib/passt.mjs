@@ -39,6 +39,9 @@ export async function makePasstWorld(prefix) {
   guest.sh(["ip", "link", "set", TAP, "mtu", "65520"]);
   // IPv4 only: no router solicitations or DAD in the way of the measurements.
   guest.sh(["sysctl", "-qw", `net.ipv6.conf.${TAP}.disable_ipv6=1`]);
+  // qemu 7.2's tap + hub + stream bridge breaks on its own short writes under
+  // bulk TCP from the guest (ARCHITECTURE.md, facts): a capped send buffer keeps it sound.
+  guest.sh(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 16384 131072"]);
   guest.sh(["ip", "link", "set", TAP, "up"]);
   guest.sh(["ip", "link", "set", "lo", "up"]);
   guest.sh(["ip", "addr", "add", `${HOST4}/24`, "dev", TAP]);
