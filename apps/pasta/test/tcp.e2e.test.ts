@@ -15,7 +15,7 @@
  * is killed by PID with its descendants (Procs), pasta is stopped, the
  * namespaces are removed, the data directory is deleted.
  *
- *   main world    -t 10000-10063 -T 10100-10163:
+ *   main world    -t 10000-10063 -t %lo/10070 -T 10100-10163:
  *                 bulk transfers with socat on every path, each way;
  *                 half-close; refused; 200 connections; an idle one; a
  *                 reset; a receiver that pauses; throughput
@@ -69,7 +69,9 @@ import {
 
 const MiB = 1 << 20;
 const BASE = ["-f", "--config-net"];
-const MAIN_ARGS = [...BASE, "-t", "10000-10063", "-T", "10100-10163"];
+/** Bound to the host's loopback interface only (`%IFNAME`). */
+const LO_ONLY = 10070;
+const MAIN_ARGS = [...BASE, "-t", "10000-10063", "-t", `%lo/${LO_ONLY}`, "-T", "10100-10163"];
 const AUTO_ARGS = [...BASE, "-t", "auto", "-T", "none"];
 const MAX_FLOWS = 512;
 const STORM_ARGS = (side: Side): string[] => [...BASE, "-t", "none", "-T", "none", ...(side.ours ? ["--max-flows", String(MAX_FLOWS)] : [])];
@@ -268,6 +270,21 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): TCP on every path", (side)
         });
       }, 60_000);
     }
+  }
+
+  for (const f of FAMILIES) {
+    const name = `v${f} -t %lo/${LO_ONLY}: reached from the host's loopback (splice), refused from the remote`;
+    it(name, async () => {
+      await scenario(side, name, async () => {
+        const server = { prefix: NS(s), family: f, addr: fam(f).any, port: LO_ONLY };
+        await startTool(s.procs, server, "echo-server");
+        const local = await runTool<{ result: string }>({ prefix: HOSTNS(s), family: f, addr: fam(f).lo, port: LO_ONLY }, "connect", [3], 15_000);
+        const remote = await runTool<{ result: string }>({ prefix: REMOTE(s), family: f, addr: fam(f).host, port: LO_ONLY, bind: fam(f).remote }, "connect", [3], 15_000);
+        const note = `from the host's loopback: ${local.result}; from the remote to the host's address: ${remote.result}`;
+        if (local.result !== "connected" || remote.result !== "refused") throw new Error(note);
+        return note;
+      });
+    }, 40_000);
   }
 
   for (const f of FAMILIES) {

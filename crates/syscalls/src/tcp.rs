@@ -581,3 +581,17 @@ pub fn set_linger_zero(fd: i32) -> Result<()> {
 pub fn set_reuse_addr(fd: i32, on: bool) -> Result<()> {
     set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, on as i32, "SO_REUSEADDR")
 }
+
+/// SO_BINDTODEVICE: the socket only sees traffic of interface `name`
+/// (a forward spec's `%IFNAME`). Names are at most 15 bytes (IFNAMSIZ - 1).
+#[napi]
+pub fn bind_to_device(fd: i32, name: String) -> Result<()> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(invalid(format!("interface name '{name}'")));
+    }
+    // SAFETY: the option value is the name's bytes, valid for their length for the call.
+    let r = unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, name.as_ptr() as *const libc::c_void, name.len() as libc::socklen_t)
+    };
+    check(r, "setsockopt", &format!("fd {fd} (SO_BINDTODEVICE {name})")).map(|_| ())
+}

@@ -22,6 +22,7 @@ import {
   EpollSet,
   accept4,
   bind,
+  bindToDevice,
   close,
   formatAddress,
   getMaxSeg,
@@ -80,6 +81,7 @@ export class TcpSyscallSockets implements TcpSocketLayer {
     const fd = this.open(spec.family, spec.side);
     try {
       const address = spec.address ? formatAddress(spec.address.subarray(0, spec.family === 4 ? 4 : 16)) : "";
+      if (spec.interface) bindToDevice(fd, spec.interface);
       bind(fd, spec.family, address, spec.port, { reuseAddr: true, ...(spec.family === 6 ? { v6only: true } : {}) });
       listen(fd, spec.backlog ?? 128);
     } catch (e) {

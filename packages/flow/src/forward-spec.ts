@@ -49,13 +49,25 @@ export function parsePortSpec(spec: string): PortSpec {
   if (s === "all") return { mode: "all", entries: [{ start: 1, end: 65535 }], exclude: [] };
   let body = s;
   let bindAddress: Uint8Array | undefined;
+  let bindInterface: string | undefined;
   const slash = s.lastIndexOf("/");
   if (slash >= 0) {
-    const a = parseIpAddr(s.slice(0, slash));
-    if (isWireError(a)) throw new PortSpecError(`invalid address '${s.slice(0, slash)}' in port spec '${spec}'`);
-    bindAddress = a;
+    // [ADDR][%IFNAME]/PORTS: an address, an interface (SO_BINDTODEVICE), or both.
+    let prefix = s.slice(0, slash);
+    const pct = prefix.indexOf("%");
+    if (pct >= 0) {
+      bindInterface = prefix.slice(pct + 1);
+      if (!/^[^\s/%]{1,15}$/.test(bindInterface)) throw new PortSpecError(`invalid interface name '${bindInterface}' in port spec '${spec}'`);
+      prefix = prefix.slice(0, pct);
+    }
+    if (prefix !== "" || bindInterface === undefined) {
+      const a = parseIpAddr(prefix);
+      if (isWireError(a)) throw new PortSpecError(`invalid address '${prefix}' in port spec '${spec}'`);
+      bindAddress = a;
+    }
     body = s.slice(slash + 1);
   }
+  const bind = { ...(bindAddress ? { bindAddress } : {}), ...(bindInterface !== undefined ? { bindInterface } : {}) };
   if (body === "") throw new PortSpecError(`empty port spec '${spec}'`);
   const entries: PortForwardEntry[] = [];
   const exclude: PortRange[] = [];
@@ -73,10 +85,10 @@ export function parsePortSpec(spec: string): PortSpec {
       if (t.end - t.start !== r.end - r.start) throw new PortSpecError(`remap '${item}' maps ranges of different lengths in '${spec}'`);
       toStart = t.start;
     }
-    entries.push({ ...r, ...(toStart !== undefined ? { toStart } : {}), ...(bindAddress ? { bindAddress } : {}) });
+    entries.push({ ...r, ...(toStart !== undefined ? { toStart } : {}), ...bind });
   }
   if (entries.length === 0) {
-    entries.push({ start: 1, end: 65535, ...(bindAddress ? { bindAddress } : {}) });
+    entries.push({ start: 1, end: 65535, ...bind });
     return { mode: "list", entries, exclude, onlyExclusions: true };
   }
   return { mode: "list", entries, exclude };

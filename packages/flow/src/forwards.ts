@@ -43,6 +43,8 @@ export interface PortForwardEntry extends PortRange {
    * entry to that family. Absent: the wildcard address, both families.
    */
   readonly bindAddress?: Uint8Array;
+  /** `%IFNAME` in the spec: listen on that interface only (SO_BINDTODEVICE). */
+  readonly bindInterface?: string;
 }
 
 /** One socket to open at start-up: family, local port and address, and the guest-side port. */
@@ -51,6 +53,8 @@ export interface Listener {
   readonly port: number;
   readonly target: number;
   readonly bindAddress: Uint8Array | null;
+  /** The interface to bind to, or null for any. */
+  readonly bindInterface: string | null;
 }
 
 export class PortForwardError extends Error {
@@ -89,6 +93,8 @@ export class PortForwards {
   private readonly tables: readonly [FamilyTable, FamilyTable];
   private readonly addresses: Uint8Array[] = [];
   private readonly listenerList: Listener[] = [];
+  /** Per family, the interface named for a listening port (few ports have one). */
+  private readonly interfaceOf: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
 
   private constructor() {
     this.tables = [new FamilyTable(), new FamilyTable()];
@@ -126,6 +132,7 @@ export class PortForwards {
           port: p,
           target: t.target[p] as number,
           bindAddress: bi < 0 ? null : (pf.addresses[bi] as Uint8Array),
+          bindInterface: pf.interfaceOf[fam.index]?.get(p) ?? null,
         });
       }
     }
@@ -185,6 +192,7 @@ export class PortForwards {
         t.target[p] = to;
         t.reverse[to] = p;
         t.bindIndex[p] = bindIndex;
+        if (e.bindInterface !== undefined) this.interfaceOf[fam.index].set(p, e.bindInterface);
       }
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IPV4, IPV6, PortForwardError, PortForwards } from '../src/index.js';
+import { IPV4, IPV6, PortForwardError, PortForwards, parsePortSpec } from '../src/index.js';
 import { ip } from './fakes.js';
 
 describe('PortForwards', () => {
@@ -83,5 +83,33 @@ describe('PortForwards', () => {
 
   it('rejects a bind address that is neither 4 nor 16 bytes', () => {
     expect(() => PortForwards.from([{ start: 1, end: 1, bindAddress: new Uint8Array(5) }])).toThrow(/4 or 16 bytes/);
+  });
+});
+
+describe('port specs with an interface (%IFNAME)', () => {
+  it('takes ADDR%IFNAME/PORTS and %IFNAME/PORTS, and hands the interface to the listeners', () => {
+    const a = parsePortSpec('127.0.0.1%lo/8080');
+    expect(a.entries[0]).toMatchObject({ start: 8080, end: 8080, bindInterface: 'lo' });
+    expect(a.entries[0]?.bindAddress).toEqual(Uint8Array.of(127, 0, 0, 1));
+    const b = parsePortSpec('%eth0/22,80:8080');
+    expect(b.entries.map((e) => [e.start, e.bindInterface, e.bindAddress])).toEqual([
+      [22, 'eth0', undefined],
+      [80, 'eth0', undefined],
+    ]);
+    const pf = PortForwards.from(b.entries, b.exclude);
+    // No address: both families, each on eth0.
+    expect(pf.listeners().map((l) => [l.family, l.port, l.target, l.bindInterface])).toEqual([
+      [4, 22, 22, 'eth0'],
+      [4, 80, 8080, 'eth0'],
+      [6, 22, 22, 'eth0'],
+      [6, 80, 8080, 'eth0'],
+    ]);
+    expect(PortForwards.from(parsePortSpec('80').entries).listeners()[0]?.bindInterface).toBeNull();
+  });
+
+  it('refuses an empty or oversized interface name', () => {
+    expect(() => parsePortSpec('%/80')).toThrow(/interface name/);
+    expect(() => parsePortSpec('%abcdefghijklmnop/80')).toThrow(/interface name/);
+    expect(() => parsePortSpec('1.2.3%lo/80')).toThrow(/invalid address/);
   });
 });

@@ -839,6 +839,7 @@ module.exports.accept = nativeBinding.accept
 module.exports.accept4 = nativeBinding.accept4
 module.exports.adoptStreamSocket = nativeBinding.adoptStreamSocket
 module.exports.bind = nativeBinding.bind
+module.exports.bindToDevice = nativeBinding.bindToDevice
 module.exports.close = nativeBinding.close
 module.exports.connect = nativeBinding.connect
 module.exports.createNetns = nativeBinding.createNetns

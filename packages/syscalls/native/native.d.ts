@@ -39,6 +39,12 @@ export interface BindOptions {
   scopeId?: number
 }
 
+/**
+ * SO_BINDTODEVICE: the socket only sees traffic of interface `name`
+ * (a forward spec's `%IFNAME`). Names are at most 15 bytes (IFNAMSIZ - 1).
+ */
+export declare function bindToDevice(fd: number, name: string): void
+
 export declare function close(fd: number): void
 
 export declare function connect(fd: number, family: number, address: string, port: number, scopeId?: number | undefined | null): void

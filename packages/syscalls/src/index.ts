@@ -57,6 +57,7 @@ export {
   inQueue,
   setLingerZero,
   setReuseAddr,
+  bindToDevice,
   pipe2,
   setPipeSize,
   splice,

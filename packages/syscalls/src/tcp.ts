@@ -326,3 +326,8 @@ export function setLingerZero(fd: number): void {
 export function setReuseAddr(fd: number, on = true): void {
   guard(() => native.setReuseAddr(fd, on));
 }
+
+/** SO_BINDTODEVICE: listen on one interface only (a forward spec's `%IFNAME`). */
+export function bindToDevice(fd: number, name: string): void {
+  guard(() => native.bindToDevice(fd, name));
+}

@@ -63,20 +63,20 @@ export class Inbound {
     const s = this.s;
     const failures: TcpForwardFailure[] = [];
     if (!s.o.enabled) return failures;
-    for (const l of s.o.inbound.listeners()) this.listen(l.family, 'host', l.port, l.bindAddress, failures);
-    if (s.o.splice) for (const l of s.o.outbound.listeners()) this.listen(l.family, 'ns', l.port, l.bindAddress, failures);
+    for (const l of s.o.inbound.listeners()) this.listen(l.family, 'host', l.port, l.bindAddress, failures, l.bindInterface);
+    if (s.o.splice) for (const l of s.o.outbound.listeners()) this.listen(l.family, 'ns', l.port, l.bindAddress, failures, l.bindInterface);
     return failures;
   }
 
   /** Listens on `port` on one side (run-time forwards: -t auto). */
-  listen(family: 4 | 6, side: Side, port: number, address: Uint8Array | null, failures: TcpForwardFailure[]): boolean {
+  listen(family: 4 | 6, side: Side, port: number, address: Uint8Array | null, failures: TcpForwardFailure[], iface: string | null = null): boolean {
     const s = this.s;
     const fam = familyOf(family) as AddressFamily;
     if (s.enabled[fam.index] !== 1) return false;
     const key = `${side}/${family}/${port}`;
     if (this.listening.has(key)) return true;
     try {
-      const handle = s.d.sockets.listen({ family, side, address, port });
+      const handle = s.d.sockets.listen({ family, side, address, port, interface: iface });
       const l: Listening = { handle, fam, side, port };
       this.listening.set(key, l);
       s.d.sockets.watch(handle, Ready.READABLE, () => this.accept(l));

@@ -65,6 +65,8 @@ export interface ListenSpec {
   /** Local address (4 or 16 bytes), or null for the wildcard. */
   readonly address: Uint8Array | null;
   readonly port: number;
+  /** Only this interface's traffic (SO_BINDTODEVICE), or null. */
+  readonly interface?: string | null;
   readonly backlog?: number;
 }
 
