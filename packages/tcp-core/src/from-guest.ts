@@ -176,8 +176,9 @@ export class FromGuest {
     const guestIsn = tcpSeq(slab, at);
     c.seqFromTap[f] = (guestIsn + 1) >>> 0;
     c.seqAckToTap[f] = c.seqFromTap[f] as number;
-    c.wndFromTap[f] = tcpWindow(slab, at);
     c.wsFromTap[f] = o.windowScale >= 0 ? o.windowScale : 0;
+    // A SYN's window is in bytes, never scaled (RFC 7323 2.2).
+    c.wndFromTap[f] = Math.floor(tcpWindow(slab, at) / 2 ** (c.wsFromTap[f] as number));
     c.wsToTap[f] = o.windowScale >= 0 ? OUR_WINDOW_SCALE : 0;
     const guestMss = o.mss > 0 ? o.mss : 536;
     c.mss[f] = Math.max(1, Math.min(guestMss, s.linkMss(fam)));
@@ -227,7 +228,8 @@ export class FromGuest {
       c.seqFromTap[f] = (tcpSeq(slab, at) + 1) >>> 0;
       if (o.windowScale >= 0) c.wsFromTap[f] = o.windowScale;
       else c.wsToTap[f] = 0;
-      c.wndFromTap[f] = tcpWindow(slab, at);
+      // A SYN-ACK's window is in bytes, never scaled (RFC 7323 2.2): kept in the scaled unit, rounded down.
+      c.wndFromTap[f] = Math.floor(tcpWindow(slab, at) / 2 ** (c.wsFromTap[f] as number));
       const fam = s.d.flows.familyOf(f);
       c.mss[f] = Math.max(1, Math.min(o.mss > 0 ? o.mss : 536, s.linkMss(fam)));
       this.established(f);
@@ -363,7 +365,14 @@ export class FromGuest {
         this.accFlow = f;
         this.accSlab = slab;
       }
-      if (this.accCount === MAX_PIECES) this.write();
+      if (this.accCount === MAX_PIECES && !this.write()) {
+        // The socket took less than the gathered pieces: this segment now
+        // lies beyond what was written, so it is out of order (the guest
+        // sends it again after the refused bytes).
+        s.counters.outOfOrder++;
+        s.pend(f, Flag.ACK_DUE);
+        return;
+      }
       if (this.accFlow !== f) {
         this.accFlow = f;
         this.accSlab = slab;

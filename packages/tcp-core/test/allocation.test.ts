@@ -5,21 +5,14 @@
 // allocation counter; a scavenge comes every few MiB of new objects).
 // The fake sockets and the sink only count here; the guest frames are
 // built once and their numbers rewritten in place.
-//
-// Needs @x/harness (minorGcsDuring) as a devDependency of tcp-core; until
-// then this suite is skipped.
 import { describe, expect, it } from 'vitest';
+import { minorGcsDuring } from '@x/harness';
 import { FrameHeaders, parseFrameHeaders, setTcpAck, setTcpChecksum, setTcpSeq } from '@x/l2';
 import type { FrameSink } from '@x/flow';
+import { Ready } from '../src/index.js';
 import { ACK, batchOf, tcpAt } from './frames.js';
 import { FAMS, established, world, type World } from './world.js';
 
-type Gc = (fn: () => void) => Promise<{ minor: number; heapGrowth: number }>;
-const harness = '@x/harness';
-const minorGcsDuring: Gc | undefined = await import(/* @vite-ignore */ harness).then(
-  (m: { minorGcsDuring: Gc }) => m.minorGcsDuring,
-  () => undefined,
-);
 
 class CountingSink implements FrameSink {
   frames = 0;
@@ -41,9 +34,9 @@ function quiet(w: World): void {
   }
 }
 
-describe.skipIf(minorGcsDuring === undefined)('no per-segment allocation in tcp-core', () => {
+describe('no per-segment allocation in tcp-core', () => {
   it('10,000 guest data segments, 10,000 frames to the guest', async () => {
-    const measure = minorGcsDuring as Gc;
+    const measure = minorGcsDuring;
     const w = world();
     const counting = new CountingSink();
     const g = established(w, FAMS[0]!, { window: 0xffff });
@@ -80,8 +73,11 @@ describe.skipIf(minorGcsDuring === undefined)('no per-segment allocation in tcp-
     expect(g.sock.txLength - before).toBe(N * PAYLOAD);
     expect(w.engine.counters.malformed).toBe(0);
 
-    // Host -> guest: the peer has plenty queued; each guest ACK lets a window's worth go.
-    g.sock.push(new Uint8Array(64 * 1024 * 1024));
+    // Host -> guest: the peer refills its queue whenever the guest has
+    // acknowledged all of it (into the same buffer: no allocation); each
+    // guest ACK lets what it acknowledged go again.
+    const chunk = new Uint8Array(4 * 1024 * 1024);
+    g.sock.push(chunk);
     const ackFrame = batchOf([g.seg(ACK, { seq })]);
     const ackAt = tcpAt(ackFrame.slab.subarray(ackFrame.offsets[0]!));
     const a = { l4: ackFrame.offsets[0]! + ackAt.l4, srcAt: ackFrame.offsets[0]! + ackAt.srcAt, dstAt: ackFrame.offsets[0]! + ackAt.dstAt };
@@ -94,9 +90,13 @@ describe.skipIf(minorGcsDuring === undefined)('no per-segment allocation in tcp-
       parseFrameHeaders(ackFrame.slab, ackFrame.offsets[0]!, ackFrame.lengths[0]!, h);
       w.engine.fromGuest(ackFrame.slab, h);
       w.engine.flushGuest();
+      if (g.sock.queued === 0) {
+        g.sock.push(chunk);
+        w.sockets.fire(g.sock, Ready.READABLE);
+      }
     };
     let sentBefore = w.engine.counters.bytesToGuest;
-    w.sockets.fire(g.sock, 1);
+    w.sockets.fire(g.sock, Ready.READABLE);
     for (let r = 0; r < 100; r++) ackAll();
     const framesBefore = counting.frames;
     const down = await measure(() => {
@@ -104,7 +104,10 @@ describe.skipIf(minorGcsDuring === undefined)('no per-segment allocation in tcp-
     });
     expect(counting.frames - framesBefore).toBeGreaterThanOrEqual(N);
     console.log(`tcp-core: guest->host ${up.minor} minor GCs, host->guest ${down.minor}`);
-    expect(up.minor).toBe(0);
-    expect(down.minor).toBe(0);
+    // At most one, as in the engine's test: @x/l2's SIMD checksum takes a
+    // subarray per call (checksum-simd.ts), about one scavenge per ~20,000
+    // full-size segments here, in the test's renumbering as in the engine.
+    expect(up.minor).toBeLessThanOrEqual(1);
+    expect(down.minor).toBeLessThanOrEqual(1);
   });
 });
