@@ -64,7 +64,9 @@ export class TcpSyscallSockets implements TcpSocketLayer {
 
   /** `nsFd`: the guest's network namespace, for "ns" side sockets (pasta only). */
   constructor(private readonly nsFd?: number) {
-    this.peekOffsetSupported = peekOffsetSupported();
+    // PASST_TS_TCP_PEEK_OFF=0 takes the path of kernels before 6.9 (no
+    // SO_PEEK_OFF for TCP) on a newer one, so that both are tested here.
+    this.peekOffsetSupported = process.env.PASST_TS_TCP_PEEK_OFF !== "0" && peekOffsetSupported();
   }
 
   open(family: Family, side: Side): TcpHandle {

@@ -55,7 +55,7 @@ describe("GuestFrames: one parse, one destination per frame", () => {
       echoFrame("2001:db8::2", "2001:db8:1::7", 1, 1),
       ipFrame("fe80::2", "ff02::2", 58, Uint8Array.of(133, 0, 0, 0, 0, 0, 0, 0)),
     );
-    expect(seen).toEqual({ responders: 4, udp: 2, icmp: 2, macs: 8, flushes: 1 });
+    expect(seen).toEqual({ responders: 4, udp: 2, icmp: 2, tcp: 0, macs: 8, flushes: 1 });
     expect(d.counters.framesIn).toBe(8);
     expect(d.counters.answered).toBe(4);
   });
