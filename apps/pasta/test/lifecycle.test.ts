@@ -23,7 +23,8 @@ describe("pasta's command line", () => {
   it.each([
     [["--bogus"], /^pasta: unrecognized option '--bogus'\n/],
     [["-Z"], /^pasta: invalid option -- 'Z'\n/],
-    [["-t", "80"], /TCP is not supported yet/],
+    [["-t", "80000"], /port 80000 out of range/],
+    [["-t", "%/80"], /invalid interface name/],
     [["-u", "70000"], /port 70000 out of range/],
     [["-u", "10-5"], /ends before it starts/],
     [["-u", "1-3:5-6"], /different lengths/],
