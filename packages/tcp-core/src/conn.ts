@@ -52,8 +52,6 @@ export const Flag = {
   STALLED: 1 << 0,
   /** The socket took less than the guest sent: wait for it to be writable. */
   SOCK_FULL: 1 << 1,
-  /** The peer is on this host (loopback): acknowledge at once. */
-  LOCAL: 1 << 2,
   /** An ACK (window update) is owed to the guest at the end of the batch. */
   ACK_DUE: 1 << 3,
   /** A duplicate ACK owed too: the guest should retransmit what the socket refused. */
@@ -67,7 +65,7 @@ export const Flag = {
 } as const;
 
 /** What the connection's one timer is waiting for. */
-export const Timer = { None: 0, Handshake: 1, Ack: 2, Fin: 3, Idle: 4, WindowProbe: 5 } as const;
+export const Timer = { None: 0, Handshake: 1, Ack: 2, WindowProbe: 3 } as const;
 export type Timer = (typeof Timer)[keyof typeof Timer];
 
 export const TIMEOUTS = {
@@ -75,7 +73,7 @@ export const TIMEOUTS = {
   ackMs: 2_000,
   /** Retransmissions after an acknowledgement timeout before the connection is reset. */
   maxRetries: 3,
-  finMs: 60_000,
+  /** Inactivity: the flow table ages a connection out after this long without a segment or an event. */
   idleMs: 2 * 60 * 60 * 1000,
   /** How soon to look again at a zero window. */
   windowProbeMs: 1_000,

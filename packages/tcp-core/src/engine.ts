@@ -24,7 +24,7 @@
  */
 import { FAMILIES, FlowType, systemClock, type TimerHandle } from '@x/flow';
 import type { FrameHeaders } from '@x/l2';
-import { Ev } from './conn.js';
+import { Ev, TIMEOUTS } from './conn.js';
 import { FromGuest } from './from-guest.js';
 import { Inbound, type TcpForwardFailure } from './inbound.js';
 import { Resets } from './resets.js';
@@ -58,7 +58,7 @@ export class TcpEngine {
     this.splice = new Splice(s);
     this.inbound = new Inbound(s, this.splice, onSocket);
     d.flows.register(FlowType.Tcp, {
-      idleMs: 2 * 60 * 60 * 1000,
+      idleMs: TIMEOUTS.idleMs,
       release: (f) => {
         s.counters.flowsEvicted++;
         if (!s.conns.has(f, Ev.CLOSED)) s.close(f, true, true);

@@ -172,7 +172,6 @@ export class FromGuest {
     c.sock[f] = sock;
     c.tapSide[f] = INITIATOR;
     c.ev[f] = Ev.TAP_SYN_RCVD;
-    if (kind === DestKind.Mapped || fam.isLoopback(this.dst, 0)) c.raise(f, Flag.LOCAL);
     const guestIsn = tcpSeq(slab, at);
     c.seqFromTap[f] = (guestIsn + 1) >>> 0;
     c.seqAckToTap[f] = c.seqFromTap[f] as number;

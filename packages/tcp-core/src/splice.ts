@@ -25,6 +25,7 @@ import { FlowType, INITIATOR, Pif, TARGET, errorCode, type AddressFamily, type S
 import { IpProtocol } from '@x/l2';
 import { Ready, type AcceptedPeer, type TcpHandle } from './sockets.js';
 import type { TcpState } from './state.js';
+import { TIMEOUTS } from './conn.js';
 
 /** Each direction's pipe. */
 export const PIPE_SIZE = 1 << 20;
@@ -57,7 +58,7 @@ export class Splice {
     this.queued = new Float64Array(2 * n);
     this.st = new Uint8Array(n);
     s.d.flows.register(FlowType.TcpSplice, {
-      idleMs: 2 * 60 * 60 * 1000,
+      idleMs: TIMEOUTS.idleMs,
       release: (f) => {
         this.s.counters.flowsEvicted++;
         this.end(f, true);

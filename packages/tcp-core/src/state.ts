@@ -17,9 +17,6 @@
  * and one peek, and sends every frame built in one call to the sink.
  */
 import {
-  INITIATOR,
-  TARGET,
-  Pif,
   type AddressFamily,
   type AddressMap,
   type Clock,
@@ -90,7 +87,7 @@ export class TcpState {
   /** Connections waiting for `finish`. */
   private readonly pending: Int32Array;
   private pendingCount = 0;
-  /** Per connection, what to do once its socket reports (set by the owner of the connection). */
+  /** Families in use: 1 at index 0 for IPv4, at 1 for IPv6. */
   readonly enabled = new Uint8Array(2);
   private readonly seg = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0 };
   private readonly syn: SynOptions = { mss: 0, windowScale: -1 };
@@ -417,14 +414,8 @@ export class TcpState {
       sk.close(s);
     }
     c.reset(f);
-    c.ev[f] = Ev.CLOSED;
     this.counters.closed++;
     this.d.flows.free(f);
-    c.ev[f] = 0;
   }
 
-  /** Which side of f faces the guest, for lookups of its segments. */
-  static tapSideOf(flows: FlowTable, f: number): 0 | 1 {
-    return flows.pifOf(f, INITIATOR) === Pif.Tap ? INITIATOR : TARGET;
-  }
 }

@@ -61,10 +61,6 @@ export function tick(s: TcpState, now: number): void {
           s.pend(f, Flag.READ_DUE);
         }
         break;
-      case Timer.Fin:
-        s.counters.timeouts++;
-        s.close(f, true, true);
-        break;
       default:
         break;
     }
