@@ -100,7 +100,8 @@ async function scenario(side: Side, name: string, fn: () => Promise<string>, jud
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     row.set(side.label, { ok: false, note: msg.replace(/\s+/g, " ").slice(0, 300) });
-    if (side.ours || judgeC) throw e;
+    // Debian's older pasta (what CI has without the oracle) is recorded, not judged.
+    if (side.ours || (judgeC && side.oracle)) throw e;
   }
 }
 
@@ -152,7 +153,9 @@ function tcpWorld(side: Side, name: string, what: string, args: string[], sizes:
       const row = results.get(`setup: ${what}`) ?? new Map<string, Outcome>();
       results.set(`setup: ${what}`, row);
       row.set(side.label, { ok: false, note: (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").slice(0, 300) });
-      throw e;
+      // Debian's older pasta may not take every option: its scenarios then fail, recorded and not judged.
+      if (side.ours || side.oracle) throw e;
+      return;
     }
     await settle(300);
   }, 60_000);
