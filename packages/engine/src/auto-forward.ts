@@ -45,28 +45,38 @@ export interface BoundUdpSocket {
   inode: number;
 }
 
+/** An address:port field of /proc/net/{udp,tcp}{,6}: 8 or 32 hex digits, then 4. */
+const ENDPOINT = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/;
+
 /**
- * Parses the text of /proc/net/udp or /proc/net/udp6 and returns the
- * sockets with a local port and no remote address (port 0, address all
- * zeroes). The header line and anything malformed are skipped.
+ * The sockets of a /proc/net/{udp,tcp}{,6} table that have a local port
+ * and that `keep` takes (given the remote address in hex, the remote port
+ * and the state number). The header line and anything malformed are skipped.
  */
-export function parseProcNetUdp(text: string): BoundUdpSocket[] {
+function procNetSockets(text: string, keep: (remoteHex: string, remotePort: number, state: number) => boolean): BoundUdpSocket[] {
   const out: BoundUdpSocket[] = [];
   for (const line of text.split("\n")) {
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || !/^\d+:$/.test(f[0] as string)) continue;
-    const local = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(f[1] as string);
-    const remote = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(f[2] as string);
+    const local = ENDPOINT.exec(f[1] as string);
+    const remote = ENDPOINT.exec(f[2] as string);
     if (!local || !remote) continue;
     const port = parseInt(local[2] as string, 16);
-    if (port === 0) continue;
-    if (parseInt(remote[2] as string, 16) !== 0 || !/^0+$/.test(remote[1] as string)) continue;
     const inode = Number(f[9]);
-    if (!Number.isInteger(inode)) continue;
-    out.push({ port, inode });
+    if (port === 0 || !Number.isInteger(inode)) continue;
+    if (keep(remote[1] as string, parseInt(remote[2] as string, 16), parseInt(f[3] as string, 16))) out.push({ port, inode });
   }
   return out;
+}
+
+/**
+ * Parses the text of /proc/net/udp or /proc/net/udp6 and returns the
+ * sockets with a local port and no remote address (port 0, address all
+ * zeroes).
+ */
+export function parseProcNetUdp(text: string): BoundUdpSocket[] {
+  return procNetSockets(text, (remoteHex, remotePort) => remotePort === 0 && /^0+$/.test(remoteHex));
 }
 
 /** The inodes of the sockets among a process's descriptors (default: ours). */
@@ -97,18 +107,7 @@ const TCP_LISTEN = 0x0a;
  * sockets in the LISTEN state, with their local port.
  */
 export function parseProcNetTcpListen(text: string): BoundUdpSocket[] {
-  const out: BoundUdpSocket[] = [];
-  for (const line of text.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10 || !/^\d+:$/.test(f[0] as string)) continue;
-    const local = /^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(f[1] as string);
-    if (!local || parseInt(f[3] as string, 16) !== TCP_LISTEN) continue;
-    const port = parseInt(local[1] as string, 16);
-    const inode = Number(f[9]);
-    if (port === 0 || !Number.isInteger(inode)) continue;
-    out.push({ port, inode });
-  }
-  return out;
+  return procNetSockets(text, (_remoteHex, _remotePort, state) => state === TCP_LISTEN);
 }
 
 /** The texts of a net directory's udp and udp6 tables ("/proc/net", "/proc/PID/net"); a missing udp6 reads as empty. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AutoForwarder, mergePortSpecs, parsePortSpec, parseProcNetUdp, type PortSpec } from "../src/index.js";
+import { AutoForwarder, mergePortSpecs, parsePortSpec, parseProcNetUdp, parseProcNetTcpListen, type PortSpec } from "../src/index.js";
 
 const UDP = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   133: 00000000:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000   104        0 19793 2 0000000000000000 0
@@ -205,5 +205,21 @@ describe("port specs with auto", () => {
     expect(spec("auto", "5000")).toMatchObject({ mode: "auto", entries: [{ start: 5000, end: 5000 }] });
     expect(spec("~53")).toMatchObject({ mode: "list", entries: [{ start: 1, end: 65535 }], exclude: [{ start: 53, end: 53 }] });
     expect(spec("53", "none")).toMatchObject({ mode: "list" });
+  });
+});
+
+describe("parseProcNetTcpListen", () => {
+  it("takes the listening sockets of /proc/net/tcp and tcp6, and nothing else", () => {
+    const text = [
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0",
+      "   1: 0100007F:1F91 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4243 1 0000000000000000 20 4 30 10 -1",
+      "   2: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1",
+      "   3: garbage",
+    ].join("\n");
+    expect(parseProcNetTcpListen(text)).toEqual([
+      { port: 8080, inode: 4242 },
+      { port: 22, inode: 77 },
+    ]);
   });
 });
