@@ -22,7 +22,7 @@
  * table; the table's aging closes a connection idle for two hours, and at
  * the cap its eviction resets the least recently used one.
  */
-import { FAMILIES, FlowType, systemClock, type TimerHandle } from '@x/flow';
+import { FAMILIES, FlowType, type TimerHandle } from '@x/flow';
 import type { FrameHeaders } from '@x/l2';
 import { Ev, TIMEOUTS } from './conn.js';
 import { FromGuest } from './from-guest.js';
@@ -75,7 +75,7 @@ export class TcpEngine {
   start(): TcpForwardFailure[] {
     const failures = this.inbound.start();
     const clock = this.s.d.clock;
-    this.timer = (this.s.d.clock ?? systemClock).every(TICK_MS, () => tick(this.s, clock.now()));
+    this.timer = clock.every(TICK_MS, () => tick(this.s, clock.now()));
     return failures;
   }
 

@@ -30,7 +30,7 @@ import {
 import { IsnGenerator, TcpFlag } from '@x/l2';
 import { Conns, Ev, Flag, Timer } from './conn.js';
 import { TcpFrames, type SynOptions } from './frames.js';
-import { Ready, Info, type TcpSocketLayer } from './sockets.js';
+import { Ready, type TcpSocketLayer } from './sockets.js';
 import { newCounters, type TcpCounters } from './counters.js';
 
 export interface TcpOptions {
@@ -83,7 +83,6 @@ export class TcpState {
   readonly link: LinkFields;
   private readonly src = new Uint8Array(16);
   private readonly dst = new Uint8Array(16);
-  readonly info = new Float64Array(Info.COUNT);
   /** Connections waiting for `finish`. */
   private readonly pending: Int32Array;
   private pendingCount = 0;
@@ -218,9 +217,9 @@ export class TcpState {
       const before = c.wndToTap[f] as number;
       c.lower(f, Flag.WND_WATCH);
       const now = this.window(f);
+      // Only an ACK tells the guest: until one goes out, the window offered stays the last one sent.
       c.wndToTap[f] = before;
       if (now >= before + (c.mss[f] as number) || (before === 0 && now > 0)) this.sendFlags(f, TcpFlag.ACK);
-      else c.wndToTap[f] = before;
       if (now < this.roomy(f) || c.flag(f, Flag.WND_WATCH)) {
         c.raise(f, Flag.WND_WATCH);
         this.watched[kept++] = f;
