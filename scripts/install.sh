@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" = 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends \
-    iproute2 iputils-ping socat iperf iperf3 sockperf passt tshark udhcpc python3-scapy \
+    iproute2 iputils-ping man-db socat iperf iperf3 sockperf passt tshark udhcpc python3-scapy \
     qemu-system-x86 slirp4netns uidmap util-linux procps strace >/dev/null
   # A rootless tap needs /dev/net/tun to be 0666, as distributions ship it.
   chmod 0666 /dev/net/tun || true

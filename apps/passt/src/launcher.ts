@@ -50,6 +50,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`passt (passt-ts) ${VERSION}\n`);
     return 0;
   }
+  if (o.printCapabilities) {
+    // What a vhost-user front end asks a back end (the C release prints the same).
+    process.stdout.write('{\n  "type": "net"\n}\n');
+    return 0;
+  }
+  if (o.vhostUser) {
+    process.stderr.write("passt: --vhost-user is not supported by passt-ts: connect qemu with -netdev stream instead\n");
+    return 1;
+  }
   if (process.env[STAGE] === "daemon") {
     const fd = Number(process.env[READY_FD] ?? "-1");
     delete process.env[STAGE];
@@ -61,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
         closeQuietly(fd);
       },
       tell: (line) => toLauncher(fd, `say ${line}`),
+      detached: true,
     });
   }
   if (o.foreground) {

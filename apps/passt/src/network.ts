@@ -50,6 +50,8 @@ import {
   describeConfig,
   hostTemplate,
   logFor,
+  hostSocketPolicy,
+  switchUser,
   sessionFor,
   warnUnsupported,
   type Options,
@@ -62,11 +64,13 @@ export interface RunHooks {
   ready(err?: string): void;
   /** A start-up line the user must see even when we run detached. */
   tell?(line: string): void;
+  /** Detached from the terminal: the log goes to the system logger (without -l). */
+  detached?: boolean;
 }
 
 /** Runs passt until a signal (or, with --one-off, the end of the first guest). Returns the exit code. */
 export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
-  const log = logFor("passt", o);
+  const log = logFor("passt", o, hooks.detached === true);
   const cleanups = new Cleanups(log);
   const cleanup = (): void => cleanups.run();
   const fail = (msg: string): number => {
@@ -80,13 +84,13 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     hooks.tell?.(line);
   };
   try {
-    const template = await hostTemplate(o.ifname);
+    const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
     const cfg = buildNetConfig(o, template);
     log.debug(`template interface ${cfg.template.ifname || "(none)"}: ${describeConfig(cfg)}`);
 
     const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
     if (pcap) cleanups.push(() => pcap.close());
-    const sockets = new SyscallSockets();
+    const sockets = new SyscallSockets(undefined, hostSocketPolicy(o));
     cleanups.push(() => sockets.closeAll());
     const sink = new QemuSink();
     warnUnsupported(o, log);
@@ -190,6 +194,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
           `-netdev stream,id=s,server=off,addr.type=unix,addr.path=${listening.path}`,
       );
     }
+    if (o.runas) switchUser(o.runas, log);
     hooks.ready();
     if (adopted !== undefined) attach(adopted);
 

@@ -28,7 +28,7 @@
 import { closeSync, openSync, read, readlinkSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn, waitPid, openNamespace, close, namespacePath } from "@x/syscalls";
-import { helpText, parseOptions, UsageError, type Options } from "@x/engine/options";
+import { helpText, parseOptions, pastaDetaches, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASTA_TS_STAGE";
@@ -58,10 +58,10 @@ export async function main(argv: string[]): Promise<number> {
     delete process.env[STAGE];
     delete process.env[READY_FD];
     const { runNetwork } = await import("./network.js");
-    return runNetwork(o, (err) => signalReady(fd, err));
+    return runNetwork(o, (err) => signalReady(fd, err), pastaDetaches(o));
   }
   const rootless = process.getuid?.() !== 0;
-  const detach = !o.foreground && o.command.length === 0 && (o.targetPid !== undefined || o.netns !== undefined);
+  const detach = pastaDetaches(o);
   if (!rootless && !detach) {
     // The networking code loads only in the process that needs it.
     const { runNetwork } = await import("./network.js");

@@ -23,7 +23,7 @@
  *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
  *     the pid file, and exit with the command's status.
  */
-import { existsSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
   AutoForwarder,
@@ -39,7 +39,9 @@ import {
   buildNetConfig,
   describeConfig,
   hostTemplate,
+  hostSocketPolicy,
   logFor,
+  switchUser,
   readTables,
   sessionFor,
   socketInodes,
@@ -48,6 +50,25 @@ import {
   type Options,
 } from "@x/engine";
 import { Rtnl } from "@x/netlink";
+
+/** How often the joined namespace's reference is looked at (the C pasta uses inotify; a poll is enough). */
+const NETNS_WATCH_MS = 250;
+
+function pidGone(pid: number): () => boolean {
+  return () => !existsSync(`/proc/${pid}`);
+}
+
+/** True once `path` no longer refers to the namespace behind `nsFd` (deleted or unmounted). */
+function netnsFileGone(path: string, nsFd: number): () => boolean {
+  const ino = Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/self/fd/${nsFd}`))?.[1] ?? -1);
+  return () => {
+    try {
+      return statSync(path).ino !== ino;
+    } catch {
+      return true;
+    }
+  };
+}
 
 /** The namespace file for --netns NAME|PATH: a bare name lives in /run/netns. */
 function netnsPath(o: Options): string {
@@ -78,14 +99,15 @@ function allowPing(nsFd: number, log: Log): void {
   }
 }
 
-async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, configNet: boolean, log: Log): Promise<void> {
+async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, configNet: boolean, log: Log, mac?: Uint8Array): Promise<void> {
   const nl = Rtnl.open(nsFd);
   try {
     await nl.setLinkUp("lo");
+    if (mac) await nl.setLinkAddress(ifname, mac);
     if (!configNet) return;
     const link = await nl.linkByName(ifname);
     if (!link) throw new Error(`tap ${ifname} vanished from the namespace`);
-    await nl.setMtu(link.index, cfg.mtu);
+    if (cfg.advertiseMtu !== false) await nl.setMtu(link.index, cfg.mtu);
     if (cfg.v4) await nl.addAddress(link.index, 4, cfg.v4.address, cfg.v4.prefixLen);
     if (cfg.v6) await nl.addAddress(link.index, 6, cfg.v6.address, cfg.v6.prefixLen, { nodad: true });
     await nl.setLinkUp(link.index);
@@ -122,8 +144,8 @@ function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: 
   });
 }
 
-export async function runNetwork(o: Options, ready: (err?: string) => void): Promise<number> {
-  const log = logFor("pasta", o);
+export async function runNetwork(o: Options, ready: (err?: string) => void, detached = false): Promise<number> {
+  const log = logFor("pasta", o, detached);
   const cleanups = new Cleanups(log);
   const cleanup = (): void => cleanups.run();
   const fail = (msg: string): number => {
@@ -133,29 +155,31 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
     return 1;
   };
   try {
-    const template = await hostTemplate(o.ifname);
+    const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
     const cfg = buildNetConfig(o, template);
     const configNet = o.configNet ?? (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined));
     const nsFd = o.targetPid !== undefined || o.netns !== undefined ? openNamespace(netnsPath(o), "net") : createNetns();
     cleanups.push(() => close(nsFd));
     const ifname = o.nsIfname ?? (template.ifname || "tap0");
-    // A virtio-net header lets bursts for the namespace go in as offload frames (see TapSink).
-    const tap = netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
+    // A virtio-net header lets bursts for the namespace go in as offload
+    // frames (see TapSink). With -F the tap is the caller's, opened without one.
+    const tap = o.fd !== undefined ? { fd: o.fd, name: ifname } : netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
+    const vnetHdr = o.fd !== undefined ? 0 : VNET_HDR_LEN;
     cleanups.push(() => close(tap.fd));
-    await configureNamespace(nsFd, tap.name, cfg, configNet, log);
+    await configureNamespace(nsFd, tap.name, cfg, configNet, log, o.nsMac);
     if (o.icmp && o.targetPid === undefined && o.netns === undefined) allowPing(nsFd, log);
 
     const pcap = o.pcap ? new PcapFile(o.pcap) : undefined;
     if (pcap) cleanups.push(() => pcap.close());
-    const sockets = new SyscallSockets(nsFd);
+    const sockets = new SyscallSockets(nsFd, hostSocketPolicy(o));
     cleanups.push(() => sockets.closeAll());
-    const sink = new TapSink(tap.fd, 1024, VNET_HDR_LEN);
+    const sink = new TapSink(tap.fd, 1024, vnetHdr);
     const session = sessionFor(o, { config: cfg, sockets, sink, log, pcap, splice: true });
     cleanups.push(() => session.stop());
     const failure = bindFailure(session.start());
     if (failure) return fail(failure);
     countersOnSignal(session, log, cleanups);
-    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), 64, 4, VNET_HDR_LEN);
+    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), 64, 4, vnetHdr);
     reader.start();
     cleanups.push(() => reader.stop());
     if (o.pidFile) {
@@ -200,13 +224,20 @@ export async function runNetwork(o: Options, ready: (err?: string) => void): Pro
         log.debug(`command exited: ${st.code ?? `signal ${st.signal}`}`);
         stop(st.code ?? 128 + (st.signal ?? 0));
       });
-    } else if (o.targetPid !== undefined && !o.noNetnsQuit) {
-      const pid = o.targetPid;
+    } else if (!o.noNetnsQuit) {
+      // The joined namespace's reference going away ends us: its process
+      // (PID), or its file (--netns: deleted, or no longer the namespace we
+      // hold, once unmounted), as the C pasta watches it.
+      const gone = o.targetPid !== undefined ? pidGone(o.targetPid) : netnsFileGone(netnsPath(o), nsFd);
       const t = setInterval(() => {
-        if (!existsSync(`/proc/${pid}`)) stop(0);
-      }, 1000);
+        if (gone()) {
+          log.info("the namespace is gone: exiting");
+          stop(0);
+        }
+      }, NETNS_WATCH_MS);
       cleanups.push(() => clearInterval(t));
     }
+    if (o.runas) switchUser(o.runas, log);
     ready();
     const code = await stopped;
     if (child !== undefined) {

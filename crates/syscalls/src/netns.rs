@@ -110,7 +110,7 @@ pub fn netns_udp_socket(ns_fd: i32, o: NsUdpOptions) -> Result<i32> {
     in_netns(ns_fd, move || {
         let fd = udp_socket_here(o.family)?;
         let result = (|| {
-            let opts = Some(BindOptions { v6only: o.v6only, reuse_addr: None, scope_id: o.scope_id });
+            let opts = Some(BindOptions { v6only: o.v6only, reuse_addr: None, scope_id: o.scope_id, freebind: None });
             bind_here(fd, o.family, o.address.as_deref().unwrap_or(""), o.port.unwrap_or(0), &opts)?;
             if let Some(a) = &o.connect_address {
                 connect_here(fd, o.family, a, o.connect_port.unwrap_or(0), o.scope_id.unwrap_or(0))?;

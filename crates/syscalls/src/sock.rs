@@ -75,6 +75,8 @@ pub struct BindOptions {
     pub v6only: Option<bool>,
     pub reuse_addr: Option<bool>,
     pub scope_id: Option<u32>,
+    /// IP_FREEBIND / IPV6_FREEBIND: bind an address not (yet) configured on the host (--freebind).
+    pub freebind: Option<bool>,
 }
 
 pub fn bind_here(fd: i32, family: u32, address: &str, port: u32, opts: &Option<BindOptions>) -> Result<()> {
@@ -89,6 +91,13 @@ pub fn bind_here(fd: i32, family: u32, address: &str, port: u32, opts: &Option<B
         }
         if o.reuse_addr == Some(true) {
             setopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1, "SO_REUSEADDR")?;
+        }
+        if o.freebind == Some(true) {
+            if family == 6 {
+                setopt(fd, libc::IPPROTO_IPV6, libc::IPV6_FREEBIND, 1, "IPV6_FREEBIND")?;
+            } else {
+                setopt(fd, libc::IPPROTO_IP, libc::IP_FREEBIND, 1, "IP_FREEBIND")?;
+            }
         }
         scope = o.scope_id.unwrap_or(0);
     }
@@ -243,6 +252,23 @@ pub fn unix_connect(path: String) -> Result<i32> {
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+    Ok(fd)
+}
+
+/// A UNIX datagram socket connected to `path`, non-blocking: the system
+/// logger's /dev/log, where a detached passt or pasta writes its log.
+#[napi]
+pub fn unix_dgram_connect(path: String) -> Result<i32> {
+    let (sun, len) = unix_addr(&path)?;
+    // SAFETY: socket() takes no pointers.
+    let fd = check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | FLAGS, 0) }, "socket", "(unix datagram)")?;
+    // SAFETY: sun is a valid sockaddr_un of len bytes.
+    if unsafe { libc::connect(fd, &sun as *const _ as *const libc::sockaddr, len) } < 0 {
+        let e = last_err("connect", &path);
+        // SAFETY: fd is ours and open.
+        unsafe { libc::close(fd) };
+        return Err(e);
     }
     Ok(fd)
 }

@@ -3,6 +3,6 @@
  * the launchers of passt and pasta parse and check their arguments before
  * anything else, and should not pay for loading the whole engine to do so.
  */
-export { parseOptions, helpText, type Options, type Mode } from "./options.js";
+export { parseOptions, pastaDetaches, helpText, manPage, type Options, type Mode } from "./options.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";

@@ -51,6 +51,14 @@ export interface SessionOptions {
   tcpOut?: PortSpec;
   /** pasta: relay loopback traffic socket to socket. */
   splice: boolean;
+  /** pasta: whether forwarded traffic from the host's loopback is spliced (default true; --no-splice). */
+  spliceInbound?: boolean;
+  /**
+   * pasta --host-lo-to-ns-lo: spliced -t/-u traffic from the host's
+   * loopback lands on the namespace's loopback. Without it, on the
+   * namespace's own address, from that address, as in the C pasta.
+   */
+  hostLoToNsLo?: boolean;
   dhcp: boolean;
   ndp: boolean;
   dhcpv6: boolean;
@@ -123,6 +131,17 @@ export class GuestSession {
     this.sink.sendOne(frame);
   };
 
+  /** The splice settings both transports take (see SessionOptions.hostLoToNsLo). */
+  private spliceInto(o: SessionOptions): { spliceInbound: boolean; spliceTarget4?: Uint8Array; spliceTarget6?: Uint8Array } {
+    const c = o.config;
+    const keepLoopback = o.hostLoToNsLo === true;
+    return {
+      spliceInbound: o.splice && o.spliceInbound !== false,
+      ...(!keepLoopback && c.v4 ? { spliceTarget4: c.v4.address } : {}),
+      ...(!keepLoopback && c.v6 ? { spliceTarget6: c.v6.address } : {}),
+    };
+  }
+
   constructor(private readonly o: SessionOptions) {
     const c = o.config;
     this.sink = o.sink;
@@ -161,6 +180,7 @@ export class GuestSession {
         inbound: forwardsOf(o.udpIn),
         outbound: forwardsOf(o.udpOut),
         splice: o.splice,
+        ...this.spliceInto(o),
         ...gateway,
         hostLinkLocal6: c.template.linkLocal6,
         scopeId6: c.template.ifindex,
@@ -169,7 +189,7 @@ export class GuestSession {
       },
       { sockets: o.sockets, frames: o.sink, clock: systemClock, logger, flows: this.flows, nat },
     );
-    this.tcpSockets = o.tcpSockets ?? new TcpSyscallSockets(o.sockets.nsFd);
+    this.tcpSockets = o.tcpSockets ?? new TcpSyscallSockets(o.sockets.nsFd, o.sockets.policy);
     this.tcp = new TcpEngine(
       {
         enabled: o.tcp ?? true,
@@ -180,6 +200,7 @@ export class GuestSession {
         inbound: forwardsOf(o.tcpIn),
         outbound: forwardsOf(o.tcpOut),
         splice: o.splice,
+        ...this.spliceInto(o),
         ...(c.template.ifindex !== undefined ? { scopeId6: c.template.ifindex } : {}),
       },
       { sockets: this.tcpSockets, sink: o.sink, clock: systemClock, logger, flows: this.flows, nat },
@@ -191,7 +212,8 @@ export class GuestSession {
     const dns = c.advertiseDns !== false;
     this.link = {
       ourMac: c.ourMac,
-      mtu: c.mtu,
+      // 0 tells none (-m 0): the responders leave the MTU options out.
+      mtu: c.advertiseMtu === false ? 0 : c.mtu,
       searchDomains: c.advertiseSearch !== false ? c.search : [],
       dhcp: o.dhcp,
       ndp: o.ndp,

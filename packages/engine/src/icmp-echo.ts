@@ -283,7 +283,7 @@ export class IcmpEcho {
     }
     let sock: number;
     try {
-      sock = d.sockets.open({ protocol: "icmp", family: fam.family, side: "host", address: null, port: 0 });
+      sock = d.sockets.open({ protocol: "icmp", family: fam.family, side: "host", address: null, port: 0, outbound: true });
     } catch (e) {
       d.flows.free(f);
       c.noSocket++;

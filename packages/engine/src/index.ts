@@ -8,7 +8,7 @@
  * theirs: pasta its namespaces, tap and netlink configuration; passt its
  * UNIX socket and qemu's framing.
  */
-export { parseOptions, helpText, type Options, type Mode } from "./options.js";
+export { parseOptions, pastaDetaches, helpText, manPage, type Options, type Mode } from "./options.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";
 export {
@@ -24,7 +24,7 @@ export {
 } from "./auto-forward.js";
 export { Log, type Level } from "./log.js";
 export { PcapFile } from "./pcap-file.js";
-export { SyscallSockets } from "./socket-layer.js";
+export { SyscallSockets, type HostSocketPolicy } from "./socket-layer.js";
 export { TapReader, TapSink, TAP_SLOT, VNET_HDR_LEN, type FramesHandler } from "./tap-io.js";
 export { GuestSession, forwardsOf, type GuestSink, type SessionOptions, type SessionCounters, type SessionStats } from "./guest-session.js";
 export { GuestFrames, type DispatchCounters, type DropCounters, type FrameTargets } from "./guest-frames.js";
@@ -54,4 +54,4 @@ export {
 } from "./net-config.js";
 export { hostTemplate } from "./host-template.js";
 export * from "./responders/index.js";
-export { Cleanups, logFor, logLevel, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings, warnUnsupported } from "./run-context.js";
+export { Cleanups, logFor, logLevel, hostSocketPolicy, switchUser, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings, warnUnsupported } from "./run-context.js";

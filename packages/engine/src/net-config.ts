@@ -58,6 +58,8 @@ export interface Family6 extends FamilyMaps {
 export interface NetConfig {
   ourMac: Uint8Array;
   mtu: number;
+  /** Whether DHCP and NDP tell the guest the MTU (-m 0: no). */
+  advertiseMtu?: boolean;
   v4?: Family4;
   v6?: Family6;
   search: string[];
@@ -121,6 +123,7 @@ export function buildNetConfig(o: Options, t: HostTemplate, resolv: Resolv = rea
   const cfg: NetConfig = {
     ourMac,
     mtu: o.mtu ?? DEFAULT_MTU,
+    advertiseMtu: o.advertiseMtu,
     search: o.search.length ? o.search : resolv.search,
     mapGw: o.mapGw,
     advertiseDns: o.dhcpDns,

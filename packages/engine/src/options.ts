@@ -2,8 +2,8 @@
  * The command line passt and pasta share, with the spellings and defaults
  * of passt(1) and pasta(1).
  *
- * One table lists every option once: its long and short names, whether it
- * takes a value, and which command accepts it. The parser walks argv with
+ * One table (option-table.ts) lists every option once: its names, whether it
+ * takes a value, which command accepts it, and its documentation. The parser walks argv with
  * getopt's rules (clustered short flags, `-xVALUE`, `--long=VALUE`, `--` to
  * end options) and fills a plain Options object; anything it does not know,
  * or a value that does not parse, is a UsageError with one line naming the
@@ -12,8 +12,8 @@
  * -t/-T and -u/-U take the same port specs (@x/flow's parsePortSpec);
  * --no-tcp, --no-udp and --no-icmp turn a transport off.
  */
-import { isWireError, parseIpv4Addr, parseMac, parseIpAddr, type WireError } from "@x/l2";
 import { mergePortSpecs, parsePortSpec, PortSpecError, type PortSpec } from "@x/flow";
+import { SPECS, type Collect, type Spec } from "./option-table.js";
 import { UsageError } from "./usage-error.js";
 
 export type Mode = "pasta" | "passt";
@@ -26,6 +26,10 @@ export interface Options {
   trace: boolean;
   quiet: boolean;
   logFile?: string;
+  /** --log-size: the log file's cap in bytes. */
+  logSize: number;
+  /** --runas: the user (and group) to become once set up. */
+  runas?: string;
   foreground: boolean;
   pidFile?: string;
   pcap?: string;
@@ -37,9 +41,19 @@ export interface Options {
   gateway4?: Uint8Array;
   gateway6?: Uint8Array;
   mtu?: number;
+  /** Whether DHCP and NDP tell the guest an MTU (-m 0 turns it off). */
+  advertiseMtu: boolean;
   ourMac?: Uint8Array;
   ifname?: string;
   mapGw: boolean;
+  /** -o: the source address of outbound sockets, per family. */
+  outbound4?: Uint8Array;
+  outbound6?: Uint8Array;
+  /** --outbound-if4/6: the device outbound sockets are bound to. */
+  outboundIf4?: string;
+  outboundIf6?: string;
+  /** --freebind: forwarded ports may bind addresses the host lacks. */
+  freebind: boolean;
   /** --map-host-loopback per family; null is `none`. */
   mapHostLoopback4?: Uint8Array | null;
   mapHostLoopback6?: Uint8Array | null;
@@ -83,6 +97,15 @@ export interface Options {
   nsIfname?: string;
   configNet?: boolean;
   noNetnsQuit: boolean;
+  netnsOnly: boolean;
+  /** --host-lo-to-ns-lo: loopback forwards land on the namespace's loopback. */
+  hostLoToNsLo: boolean;
+  /** --no-splice turns off the loopback bypass for inbound traffic. */
+  splice: boolean;
+  noCopyRoutes: boolean;
+  noCopyAddrs: boolean;
+  /** --ns-mac-addr: the MAC address of the namespace's tap. */
+  nsMac?: Uint8Array;
   /** The command to run, or empty. */
   command: string[];
   /** pasta PID: join that process's namespaces. */
@@ -90,159 +113,15 @@ export interface Options {
   // passt
   socket?: string;
   oneOff: boolean;
-  /** -F: an already connected stream socket to the guest (implies --one-off). */
+  /** -F: passt, an already connected stream socket to the guest (implies --one-off); pasta, an open tap. */
   fd?: number;
+  vhostUser: boolean;
+  printCapabilities: boolean;
   /** Ours, not in passt(1): most live UDP bindings (guest source ports); default from the descriptor limit. */
   maxBindings?: number;
   /** Ours, not in passt(1): the flow table's cap, for every transport (default 16384). */
   maxFlows?: number;
 }
-
-interface Spec {
-  long: string;
-  short?: string;
-  arg: boolean;
-  modes?: Mode[];
-  apply: (o: Options, value: string, name: string, c: Collect) => void;
-}
-
-function need(v: Uint8Array | WireError, name: string, value: string, what: string): Uint8Array {
-  if (isWireError(v)) throw new UsageError(`invalid ${what} '${value}' for ${name}`);
-  return v;
-}
-
-/** Options that take one address and keep it per family. */
-type PerFamily = "gateway" | "mapHostLoopback" | "mapGuestAddr" | "dnsForward" | "dnsHost";
-
-/**
- * The `apply` of an option taking one IPv4 or IPv6 address, kept per
- * family (the last of each family wins, as in passt); `none`, where the
- * option allows it, runs `none` instead.
- */
-function perFamily(field: PerFamily, what: string, none?: (o: Options) => void): Spec["apply"] {
-  return (o, v, n) => {
-    if (none && v === "none") {
-      none(o);
-      return;
-    }
-    const a = need(parseIpAddr(v), n, v, what);
-    if (a.length === 4) o[`${field}4`] = a;
-    else o[`${field}6`] = a;
-  };
-}
-
-function integer(value: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`invalid number '${value}' for ${name}`);
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`${name} ${n} out of range ${min}-${max}`);
-  return n;
-}
-
-/** What several occurrences of one option add up to, while parsing. */
-interface Collect {
-  udpIn: PortSpec[];
-  udpOut: PortSpec[];
-  tcpIn: PortSpec[];
-  tcpOut: PortSpec[];
-}
-
-const SPECS: Spec[] = [
-  { long: "help", short: "h", arg: false, apply: (o) => (o.help = true) },
-  { long: "version", arg: false, apply: (o) => (o.version = true) },
-  { long: "debug", short: "d", arg: false, apply: (o) => (o.debug = true) },
-  { long: "trace", arg: false, apply: (o) => ((o.trace = true), (o.debug = true)) },
-  { long: "quiet", short: "q", arg: false, apply: (o) => (o.quiet = true) },
-  { long: "log-file", short: "l", arg: true, apply: (o, v) => (o.logFile = v) },
-  { long: "foreground", short: "f", arg: false, apply: (o) => (o.foreground = true) },
-  { long: "pid", short: "P", arg: true, apply: (o, v) => (o.pidFile = v) },
-  { long: "pcap", short: "p", arg: true, apply: (o, v) => (o.pcap = v) },
-  { long: "ipv4-only", short: "4", arg: false, apply: (o) => ((o.ipv4 = true), (o.ipv6 = false)) },
-  { long: "ipv6-only", short: "6", arg: false, apply: (o) => ((o.ipv6 = true), (o.ipv4 = false)) },
-  {
-    long: "address",
-    short: "a",
-    arg: true,
-    apply: (o, v, n) => {
-      const a = need(parseIpAddr(v), n, v, "address");
-      if (a.length === 4) o.address4 = a;
-      else o.address6 = a;
-    },
-  },
-  {
-    long: "netmask",
-    short: "n",
-    arg: true,
-    apply: (o, v, n) => {
-      if (/^\d+$/.test(v)) {
-        o.prefix4 = integer(v, n, 0, 32);
-        return;
-      }
-      const m = need(parseIpv4Addr(v), n, v, "netmask");
-      const bits = (((m[0] ?? 0) << 24) | ((m[1] ?? 0) << 16) | ((m[2] ?? 0) << 8) | (m[3] ?? 0)) >>> 0;
-      const len = Math.clz32(~bits >>> 0);
-      const want = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-      if (bits !== want) throw new UsageError(`invalid netmask '${v}' for ${n}`);
-      o.prefix4 = len;
-    },
-  },
-  {
-    long: "gateway",
-    short: "g",
-    arg: true,
-    apply: perFamily("gateway", "gateway address"),
-  },
-  { long: "mtu", short: "m", arg: true, apply: (o, v, n) => (o.mtu = integer(v, n, 68, 65520)) },
-  { long: "mac-addr", short: "M", arg: true, apply: (o, v, n) => (o.ourMac = need(parseMac(v), n, v, "MAC address")) },
-  { long: "interface", short: "i", arg: true, apply: (o, v) => (o.ifname = v) },
-  { long: "no-map-gw", arg: false, apply: (o) => (o.mapGw = false) },
-  {
-    long: "map-host-loopback",
-    arg: true,
-    // `none` maps no address for either family, and implies --no-map-gw.
-    apply: perFamily("mapHostLoopback", "address", (o) => {
-      o.mapHostLoopback4 = null;
-      o.mapHostLoopback6 = null;
-      o.mapGw = false;
-    }),
-  },
-  {
-    long: "map-guest-addr",
-    arg: true,
-    apply: perFamily("mapGuestAddr", "address", (o) => {
-      o.mapGuestAddr4 = null;
-      o.mapGuestAddr6 = null;
-    }),
-  },
-  { long: "dns-forward", arg: true, apply: perFamily("dnsForward", "address") },
-  { long: "dns-host", arg: true, apply: perFamily("dnsHost", "address") },
-  { long: "dns", short: "D", arg: true, apply: (o, v, n) => (v === "none" ? (o.dns = []) : o.dns.push(need(parseIpAddr(v), n, v, "DNS address"))) },
-  { long: "search", short: "S", arg: true, apply: (o, v) => (o.search = v === "none" ? [] : v.split(/[ ,]/).filter(Boolean)) },
-  { long: "no-dhcp", arg: false, apply: (o) => (o.dhcp = false) },
-  { long: "no-ndp", arg: false, apply: (o) => (o.ndp = false) },
-  { long: "no-dhcpv6", arg: false, apply: (o) => (o.dhcpv6 = false) },
-  { long: "no-ra", arg: false, apply: (o) => (o.ra = false) },
-  { long: "no-dhcp-dns", arg: false, modes: ["passt"], apply: (o) => (o.dhcpDns = false) },
-  { long: "no-dhcp-search", arg: false, modes: ["passt"], apply: (o) => (o.dhcpSearch = false) },
-  { long: "dhcp-dns", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpDns = true) },
-  { long: "dhcp-search", arg: false, modes: ["pasta"], apply: (o) => (o.dhcpSearch = true) },
-  { long: "no-udp", arg: false, apply: (o) => (o.udp = false) },
-  { long: "no-tcp", arg: false, apply: (o) => (o.tcp = false) },
-  { long: "no-icmp", arg: false, apply: (o) => (o.icmp = false) },
-  { long: "tcp-ports", short: "t", arg: true, apply: (_o, v, _n, c) => void c.tcpIn.push(parsePortSpec(v)) },
-  { long: "tcp-ns", short: "T", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.tcpOut.push(parsePortSpec(v)) },
-  { long: "udp-ports", short: "u", arg: true, apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)) },
-  { long: "udp-ns", short: "U", arg: true, modes: ["pasta"], apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)) },
-  { long: "max-bindings", arg: true, apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)) },
-  { long: "max-flows", arg: true, apply: (o, v, n) => (o.maxFlows = integer(v, n, 16, 1 << 22)) },
-  { long: "netns", arg: true, modes: ["pasta"], apply: (o, v) => (o.netns = v) },
-  { long: "userns", arg: true, modes: ["pasta"], apply: (o, v) => (o.userns = v) },
-  { long: "ns-ifname", short: "I", arg: true, modes: ["pasta"], apply: (o, v) => (o.nsIfname = v) },
-  { long: "config-net", arg: false, modes: ["pasta"], apply: (o) => (o.configNet = true) },
-  { long: "no-netns-quit", arg: false, modes: ["pasta"], apply: (o) => (o.noNetnsQuit = true) },
-  { long: "socket", short: "s", arg: true, modes: ["passt"], apply: (o, v) => (o.socket = v) },
-  { long: "one-off", short: "1", arg: false, modes: ["passt"], apply: (o) => (o.oneOff = true) },
-  { long: "fd", short: "F", arg: true, modes: ["passt"], apply: (o, v, n) => (o.fd = integer(v, n, 0, 0x7fffffff)) },
-];
 
 function defaults(mode: Mode): Options {
   return {
@@ -252,7 +131,17 @@ function defaults(mode: Mode): Options {
     debug: false,
     trace: false,
     quiet: false,
+    logSize: 1 << 20,
     foreground: false,
+    advertiseMtu: true,
+    freebind: false,
+    netnsOnly: false,
+    hostLoToNsLo: false,
+    splice: true,
+    noCopyRoutes: false,
+    noCopyAddrs: false,
+    vhostUser: false,
+    printCapabilities: false,
     ipv4: true,
     ipv6: true,
     mapGw: true,
@@ -290,7 +179,7 @@ export function parseOptions(mode: Mode, argv: readonly string[]): Options {
 function parse(mode: Mode, argv: readonly string[]): Options {
   const o = defaults(mode);
   const c: Collect = { udpIn: [], udpOut: [], tcpIn: [], tcpOut: [] };
-  const byLong = new Map(SPECS.map((s) => [s.long, s]));
+  const byLong = new Map(SPECS.flatMap((s) => [s.long, ...(s.aliases ?? [])].map((n) => [n, s] as const)));
   const byShort = new Map(SPECS.filter((s) => s.short).map((s) => [s.short as string, s]));
   // Mistakes are worded as glibc's getopt_long words them, which callers
   // parse (podman retries without an option pasta calls "unrecognized").
@@ -304,11 +193,11 @@ function parse(mode: Mode, argv: readonly string[]): Options {
   const longOption = (name: string): Spec | undefined => {
     const exact = byLong.get(name);
     if (exact && (!exact.modes || exact.modes.includes(mode))) return exact;
-    const matches = SPECS.filter((s) => name.length > 0 && s.long.startsWith(name) && (!s.modes || s.modes.includes(mode)));
-    if (matches.length > 1) {
-      throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${matches.map((m) => `'--${m.long}'`).join(" ")}`);
+    const names = [...byLong].filter(([n, s]) => name.length > 0 && n.startsWith(name) && (!s.modes || s.modes.includes(mode)));
+    if (new Set(names.map(([, s]) => s)).size > 1) {
+      throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${names.map(([n]) => `'--${n}'`).join(" ")}`);
     }
-    return matches[0];
+    return names[0]?.[1];
   };
   let i = 0;
   for (; i < argv.length; i++) {
@@ -322,7 +211,7 @@ function parse(mode: Mode, argv: readonly string[]): Options {
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
       const s = check(longOption(name), `--${name}`);
       let value = "";
-      if (s.arg) {
+      if (s.arg !== undefined) {
         if (eq >= 0) value = a.slice(eq + 1);
         else if (i + 1 < argv.length) value = argv[++i] as string;
         else throw new UsageError(`option '--${name}' requires an argument`);
@@ -334,7 +223,7 @@ function parse(mode: Mode, argv: readonly string[]): Options {
       for (let k = 1; k < a.length; k++) {
         const ch = a[k] as string;
         const s = check(byShort.get(ch), `-${ch}`);
-        if (s.arg) {
+        if (s.arg !== undefined) {
           let value = a.slice(k + 1);
           if (value === "") {
             if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- '${ch}'`);
@@ -359,10 +248,13 @@ function parse(mode: Mode, argv: readonly string[]): Options {
     }
     if (o.userns && !o.netns && o.targetPid === undefined) throw new UsageError("--userns needs --netns or a PID");
   }
-  o.udpIn = mergePortSpecs(c.udpIn);
-  o.udpOut = mergePortSpecs(c.udpOut);
-  o.tcpIn = mergePortSpecs(c.tcpIn);
-  o.tcpOut = mergePortSpecs(c.tcpOut);
+  // pasta forwards 'auto' in each direction it was told nothing about, as the C pasta does.
+  const given = (specs: PortSpec[]): PortSpec[] => (specs.length === 0 && mode === "pasta" ? [parsePortSpec("auto")] : specs);
+  o.udpIn = mergePortSpecs(given(c.udpIn));
+  o.udpOut = mergePortSpecs(given(c.udpOut));
+  o.tcpIn = mergePortSpecs(given(c.tcpIn));
+  o.tcpOut = mergePortSpecs(given(c.tcpOut));
+  if (o.userns === undefined && o.netns !== undefined) o.netnsOnly = true;
   if (o.address4 && !o.ipv4) throw new UsageError("an IPv4 address was given with --ipv6-only");
   if (o.address6 && !o.ipv6) throw new UsageError("an IPv6 address was given with --ipv4-only");
   if (o.quiet && o.debug) throw new UsageError("--quiet and --debug cannot be used together");
@@ -370,12 +262,13 @@ function parse(mode: Mode, argv: readonly string[]): Options {
   return o;
 }
 
-export function helpText(mode: Mode): string {
-  const lines = [`Usage: ${mode === "pasta" ? "pasta [OPTION]... [COMMAND [ARG]...]\n       pasta [OPTION]... PID\n       pasta [OPTION]... --netns [PATH|NAME]" : "passt [OPTION]..."}`, ""];
-  for (const s of SPECS) {
-    if (s.modes && !s.modes.includes(mode)) continue;
-    lines.push(`  ${s.short ? `-${s.short}, ` : "    "}--${s.long}${s.arg ? " VALUE" : ""}`);
-  }
-  lines.push("", "See passt(1) and pasta(1) for the meaning of each option.");
-  return lines.join("\n");
+/**
+ * Whether pasta runs detached: joining an existing namespace (PID or
+ * --netns) without -f, it returns to the caller once the namespace is
+ * ready, as the C pasta does and podman expects.
+ */
+export function pastaDetaches(o: Options): boolean {
+  return !o.foreground && o.command.length === 0 && (o.targetPid !== undefined || o.netns !== undefined);
 }
+
+export { helpText, manPage } from "./option-docs.js";

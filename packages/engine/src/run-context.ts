@@ -6,6 +6,7 @@
  * from the options both commands share.
  */
 import { readFileSync } from "node:fs";
+import { unixDgramConnect } from "@x/syscalls";
 import { formatIpAddr } from "@x/l2";
 import { GuestSession, type GuestSink } from "./guest-session.js";
 import { Log, type Level } from "./log.js";
@@ -13,15 +14,77 @@ import type { NetConfig } from "./net-config.js";
 import type { Options } from "./options.js";
 import type { PcapFile } from "./pcap-file.js";
 import type { PortSpec } from "@x/flow";
-import type { SyscallSockets } from "./socket-layer.js";
+import type { HostSocketPolicy, SyscallSockets } from "./socket-layer.js";
 
 export function logLevel(o: Options): Level {
   return o.trace ? "trace" : o.debug ? "debug" : o.quiet ? "warn" : "info";
 }
 
-export function logFor(name: string, o: Options): Log {
-  return new Log(name, logLevel(o), o.logFile);
+/**
+ * The log for a run. `detached`: standard error leads nowhere, so without
+ * -l (and without -d, which C takes to mean "not to the system logger")
+ * lines go to the system logger, as the C implementation sends them.
+ */
+export function logFor(name: string, o: Options, detached = false): Log {
+  if (o.logFile) return new Log(name, logLevel(o), { file: o.logFile, fileCap: o.logSize });
+  if (detached && !o.debug) {
+    try {
+      return new Log(name, logLevel(o), { syslogFd: unixDgramConnect(SYSLOG_PATH) });
+    } catch {
+      /* no system logger here: lines are lost, as they are in C */
+    }
+  }
+  return new Log(name, logLevel(o));
 }
+
+/** The host socket policy of the options: -o, --outbound-if4/6, --freebind. */
+export function hostSocketPolicy(o: Options): HostSocketPolicy {
+  return {
+    ...(o.outbound4 ? { outbound4: o.outbound4 } : {}),
+    ...(o.outbound6 ? { outbound6: o.outbound6 } : {}),
+    ...(o.outboundIf4 ? { outboundIf4: o.outboundIf4 } : {}),
+    ...(o.outboundIf6 ? { outboundIf6: o.outboundIf6 } : {}),
+    freebind: o.freebind,
+  };
+}
+
+/** Looks a name or a number up in /etc/passwd or /etc/group: [id, primary group]. */
+function lookupId(file: string, what: string, name: string): [number, number] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    /* no such file: only numbers work */
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name || f[2] === name) return [Number(f[2]), Number(f[3] ?? f[2])];
+  }
+  if (/^\d+$/.test(name)) return [Number(name), Number(name)];
+  throw new Error(`--runas: no such ${what} '${name}'`);
+}
+
+/**
+ * --runas: becomes the given user and group (the user's own group when
+ * none is given) once everything that needs privileges is set up, dropping
+ * supplementary groups. Throws with one line when it cannot.
+ */
+export function switchUser(spec: string, log: Log): void {
+  const [user, group] = spec.split(":") as [string, string | undefined];
+  const [uid, primary] = lookupId("/etc/passwd", "user", user);
+  const gid = group === undefined ? primary : lookupId("/etc/group", "group", group)[0];
+  try {
+    process.setgroups?.([]);
+    process.setgid?.(gid);
+    process.setuid?.(uid);
+  } catch (e) {
+    throw new Error(`--runas ${spec}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  log.debug(`running as uid ${uid}, gid ${gid}`);
+}
+
+/** The system logger's socket; PASST_TS_SYSLOG points elsewhere (tests). */
+const SYSLOG_PATH = process.env.PASST_TS_SYSLOG ?? "/dev/log";
 
 export class Cleanups {
   private readonly steps: (() => void)[] = [];
@@ -90,6 +153,8 @@ export function sessionFor(
     tcpIn: o.tcp ? o.tcpIn : NONE,
     tcpOut: o.tcp && parts.splice ? o.tcpOut : NONE,
     splice: parts.splice,
+    spliceInbound: o.splice,
+    hostLoToNsLo: o.hostLoToNsLo,
     dhcp: o.dhcp,
     ndp: o.ndp,
     dhcpv6: o.dhcpv6,

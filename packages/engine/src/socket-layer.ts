@@ -31,6 +31,7 @@ import {
   Watcher,
   READABLE,
   bind,
+  bindToDevice,
   close,
   connect,
   netnsUdpSocket,
@@ -85,6 +86,20 @@ function gsoRun(b: SendBatch, i: number, end: number): number {
   return k - i;
 }
 
+/**
+ * How host sockets are bound, from the command line: outbound sockets (UDP
+ * flows, ICMP echo, TCP connections the guest opens) to -o's address and
+ * --outbound-if4/6's interface; forwarded ports with an address, with
+ * IP_FREEBIND under --freebind.
+ */
+export interface HostSocketPolicy {
+  outbound4?: Uint8Array;
+  outbound6?: Uint8Array;
+  outboundIf4?: string;
+  outboundIf6?: string;
+  freebind?: boolean;
+}
+
 export class SyscallSockets implements SocketLayer {
   /** UDP GSO for bursts to one peer; switched off for good if the kernel refuses it. */
   private gso = true;
@@ -97,8 +112,15 @@ export class SyscallSockets implements SocketLayer {
   private readonly recvs = new WeakMap<RecvBatch, { native: NativeRecv; view: DataView }>();
   private readonly sends = new WeakMap<SendBatch, NativeSend>();
 
-  /** `nsFd`: the guest's network namespace, for sockets on the "ns" side (pasta only). */
-  constructor(readonly nsFd?: number) {}
+  /**
+   * `nsFd`: the guest's network namespace, for sockets on the "ns" side
+   * (pasta only). `policy`: -o, --outbound-if4/6 and --freebind, for host
+   * sockets.
+   */
+  constructor(
+    readonly nsFd?: number,
+    readonly policy: HostSocketPolicy = {},
+  ) {}
 
   open(spec: SocketSpec): SocketHandle {
     const address = spec.address ? formatAddress(spec.address) : "";
@@ -118,11 +140,20 @@ export class SyscallSockets implements SocketLayer {
     }
     const ping = spec.protocol === "icmp";
     const fd = ping ? pingSocket(spec.family) : udpSocket(spec.family);
+    const p = this.policy;
     try {
-      bind(fd, spec.family, address, spec.port, {
+      let local = address;
+      if (spec.outbound) {
+        const device = spec.family === 4 ? p.outboundIf4 : p.outboundIf6;
+        const source = spec.family === 4 ? p.outbound4 : p.outbound6;
+        if (device) bindToDevice(fd, device);
+        if (source && local === "") local = formatAddress(source);
+      }
+      bind(fd, spec.family, local, spec.port, {
         // A ping socket is of one family by its protocol: V6ONLY means nothing there.
         v6only: spec.family === 6 && !ping ? (spec.v6only ?? true) : undefined,
         scopeId: spec.scopeId,
+        freebind: p.freebind === true && !spec.outbound && local !== "",
       });
       if (spec.connect) connect(fd, spec.family, formatAddress(spec.connect.address), spec.connect.port, spec.connect.scopeId);
     } catch (e) {

@@ -51,6 +51,14 @@ import {
 import { parseIpAddr, isWireError } from "@x/l2";
 import type { AcceptedPeer, ListenSpec, TcpHandle, TcpSocketLayer } from "@x/tcp-core";
 import type { Family, Side } from "@x/flow";
+import type { HostSocketPolicy } from "./socket-layer.js";
+
+/** 127.0.0.0/8 or ::1 (also v4-mapped 127/8). */
+function isLoopbackAddress(a: Uint8Array): boolean {
+  if (a.length === 4) return a[0] === 127;
+  if (a.every((b, i) => (i < 15 ? b === 0 : b === 1))) return true;
+  return a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff && a[12] === 127;
+}
 
 /** ns-side sockets made per trip into the namespace. */
 const NS_POOL = 16;
@@ -62,8 +70,18 @@ export class TcpSyscallSockets implements TcpSocketLayer {
   private batchEnd: () => void = () => {};
   private readonly nsPool: [number[], number[]] = [[], []];
 
-  /** `nsFd`: the guest's network namespace, for "ns" side sockets (pasta only). */
-  constructor(private readonly nsFd?: number) {
+  /** Handles of sockets in the namespace: the outbound policy is for host sockets only. */
+  private readonly nsHandles = new Set<number>();
+
+  /**
+   * `nsFd`: the guest's network namespace, for "ns" side sockets (pasta
+   * only); `policy`: how host sockets are bound (-o, --outbound-if4/6,
+   * --freebind).
+   */
+  constructor(
+    private readonly nsFd?: number,
+    private readonly policy: HostSocketPolicy = {},
+  ) {
     // PASST_TS_TCP_PEEK_OFF=0 takes the path of kernels before 6.9 (no
     // SO_PEEK_OFF for TCP) on a newer one, so that both are tested here.
     this.peekOffsetSupported = process.env.PASST_TS_TCP_PEEK_OFF !== "0" && peekOffsetSupported();
@@ -74,7 +92,9 @@ export class TcpSyscallSockets implements TcpSocketLayer {
       if (this.nsFd === undefined) throw Object.assign(new Error("no guest namespace for an ns-side socket"), { code: "EINVAL" });
       const pool = this.nsPool[family === 4 ? 0 : 1];
       if (pool.length === 0) pool.push(...netnsTcpSockets(this.nsFd, family, NS_POOL));
-      return pool.pop() as number;
+      const h = pool.pop() as number;
+      this.nsHandles.add(h);
+      return h;
     }
     return tcpSocket(family);
   }
@@ -84,7 +104,8 @@ export class TcpSyscallSockets implements TcpSocketLayer {
     try {
       const address = spec.address ? formatAddress(spec.address.subarray(0, spec.family === 4 ? 4 : 16)) : "";
       if (spec.interface) bindToDevice(fd, spec.interface);
-      bind(fd, spec.family, address, spec.port, { reuseAddr: true, ...(spec.family === 6 ? { v6only: true } : {}) });
+      const freebind = spec.side === "host" && address !== "" && this.policy.freebind === true;
+      bind(fd, spec.family, address, spec.port, { reuseAddr: true, freebind, ...(spec.family === 6 ? { v6only: true } : {}) });
       listen(fd, spec.backlog ?? 128);
     } catch (e) {
       close(fd);
@@ -110,7 +131,9 @@ export class TcpSyscallSockets implements TcpSocketLayer {
   }
 
   connect(h: TcpHandle, family: Family, addr: Uint8Array, at: number, port: number, scopeId: number): boolean {
-    const address = formatAddress(addr.subarray(at, at + (family === 4 ? 4 : 16)));
+    const peer = addr.subarray(at, at + (family === 4 ? 4 : 16));
+    const address = formatAddress(peer);
+    if (!this.nsHandles.has(h) && !isLoopbackAddress(peer)) this.bindOutbound(h, family);
     return tcpConnect(h, family, address, port, scopeId || undefined) === "connected";
   }
 
@@ -200,7 +223,20 @@ export class TcpSyscallSockets implements TcpSocketLayer {
 
   close(h: TcpHandle): void {
     this.unwatch(h);
+    this.nsHandles.delete(h);
     close(h);
+  }
+
+  /**
+   * -o and --outbound-if4/6 for a connection the guest opens toward
+   * anything but the host's loopback (which no outbound interface reaches).
+   */
+  private bindOutbound(h: TcpHandle, family: Family): void {
+    const p = this.policy;
+    const device = family === 4 ? p.outboundIf4 : p.outboundIf6;
+    const source = family === 4 ? p.outbound4 : p.outbound6;
+    if (device) bindToDevice(h, device);
+    if (source) bind(h, family, formatAddress(source), 0, family === 6 ? { v6only: true } : undefined);
   }
 
   pipe(size: number, out: Int32Array): void {

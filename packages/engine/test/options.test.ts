@@ -2,7 +2,19 @@
 // rules (clusters, attached values, --name=value, unique prefixes of long names),
 // one-line UsageErrors, and the DNS/search advertising defaults of each mode.
 import { describe, expect, it } from "vitest";
-import { UsageError, buildNetConfig, parseOptions, type HostTemplate } from "../src/index.js";
+import { UsageError, buildNetConfig, helpText, manPage, parseOptions, type HostTemplate } from "../src/index.js";
+
+/** A valid value for an option that takes one, for the documentation test. */
+function sample(long: string): string {
+  const values: Record<string, string> = {
+    "log-size": "65536", mtu: "1500", address: "203.0.113.5", netmask: "24", "mac-addr": "02:00:00:00:00:02",
+    gateway: "203.0.113.1", outbound: "203.0.113.5", dns: "203.0.113.53", "dns-forward": "169.254.1.1",
+    "dns-host": "203.0.113.53", "map-host-loopback": "203.0.113.1", "map-guest-addr": "169.254.1.2",
+    "tcp-ports": "22", "udp-ports": "53", "tcp-ns": "22", "udp-ns": "53", fd: "3", "ns-mac-addr": "02:00:00:00:00:03",
+    "max-bindings": "100", "max-flows": "100", runas: "nobody",
+  };
+  return values[long] ?? "x";
+}
 
 const usage = (mode: "pasta" | "passt", argv: string[]): string => {
   try {
@@ -63,7 +75,56 @@ describe("command line", () => {
     expect(parseOptions("passt", ["--fd=7"]).fd).toBe(7);
     expect(usage("passt", ["--fd", "3", "-s", "/tmp/x.socket"])).toBe("--fd and --socket cannot be used together");
     expect(usage("passt", ["--fd", "-1"])).toMatch(/--fd/);
-    expect(usage("pasta", ["--fd", "3"])).toBe("unrecognized option '--fd'");
+    // pasta takes -F too: an open tap device.
+    expect(parseOptions("pasta", ["--fd", "3", "true"]).fd).toBe(3);
+  });
+
+  it("takes every option of the 2024_12_11 man page, in each of getopt's forms", () => {
+    const o = parseOptions("pasta", [
+      "-e", "--log-size=65536", "--runas", "nobody:nogroup", "-o", "203.0.113.9", "--outbound=2001:db8::9",
+      "--outbound-if4", "eth0", "--outbound-if6=eth1", "--freebind", "--host-lo-to-ns-lo", "--netns-only",
+      "--no-copy-routes", "--no-copy-addrs", "--ns-mac-addr", "02:00:00:00:00:01", "--no-splice", "-m0", "true",
+    ]);
+    expect(o).toMatchObject({ logSize: 65536, runas: "nobody:nogroup", outboundIf4: "eth0", outboundIf6: "eth1", freebind: true });
+    expect(o).toMatchObject({ hostLoToNsLo: true, netnsOnly: true, noCopyRoutes: true, noCopyAddrs: true, splice: false, advertiseMtu: false });
+    expect([...(o.outbound4 ?? [])]).toEqual([203, 0, 113, 9]);
+    expect(o.outbound6?.length).toBe(16);
+    expect([...(o.nsMac ?? [])]).toEqual([2, 0, 0, 0, 0, 1]);
+    const p = parseOptions("passt", ["--socket-path=/tmp/p.socket", "--print-capabilities", "--vhost-user", "-oVALUE".replace("VALUE", "203.0.113.9")]);
+    expect(p).toMatchObject({ socket: "/tmp/p.socket", printCapabilities: true, vhostUser: true });
+    expect(usage("passt", ["--log-size", "40959"])).toBe("Invalid --log-size: 40959");
+    expect(usage("passt", ["-m", "67"])).toBe("Invalid MTU: 67");
+    expect(parseOptions("passt", ["-m", "65535"]).mtu).toBe(65520);
+    expect(usage("passt", ["--host-lo-to-ns-lo"])).toBe("unrecognized option '--host-lo-to-ns-lo'");
+  });
+
+  it("forwards 'auto' in pasta where no spec was given, and nothing in passt, as C does", () => {
+    const o = parseOptions("pasta", ["-t", "none", "true"]);
+    expect([o.tcpIn.mode, o.tcpOut.mode, o.udpIn.mode, o.udpOut.mode]).toEqual(["none", "auto", "auto", "auto"]);
+    const p = parseOptions("passt", []);
+    expect([p.tcpIn.mode, p.udpIn.mode]).toEqual(["none", "none"]);
+    expect(parseOptions("pasta", ["--netns", "/run/netns/x"]).netnsOnly).toBe(true);
+  });
+
+  it("documents every option it accepts, in --help and in the man page", async () => {
+    const { SPECS } = await import("../src/option-table.js");
+    for (const mode of ["passt", "pasta"] as const) {
+      const help = helpText(mode);
+      const man = manPage(mode, "0.0.0");
+      for (const s of SPECS) {
+        if (s.modes && !s.modes.includes(mode)) {
+          expect(help).not.toContain(`--${s.long} `);
+          continue;
+        }
+        expect(help).toContain(`--${s.long}`);
+        expect(man).toContain(`\\-\\-${s.long.replace(/-/g, "\\-")}`);
+        // And the parser takes what is documented.
+        const argv = [`--${s.long}`, ...(s.arg ? [sample(s.long)] : []), ...(mode === "pasta" ? ["true"] : [])];
+        if (s.long === "netns") argv.pop();
+        if (s.long !== "userns") expect(() => parseOptions(mode, argv), argv.join(" ")).not.toThrow();
+      }
+      expect(man).toMatch(/^\.TH /m);
+    }
   });
 
   it("says in one line what is wrong", () => {

@@ -52,6 +52,12 @@ export interface SocketSpec {
   readonly v6only?: boolean;
   /** connect() to this peer after binding (splice flows use connected sockets). */
   readonly connect?: { readonly address: Uint8Array; readonly port: number; readonly scopeId?: number };
+  /**
+   * A host socket for traffic the guest starts (UDP flows, ICMP echo), as
+   * opposed to a forwarded port's: the socket layer may bind it to the
+   * outbound address and interface (-o, --outbound-if4/6).
+   */
+  readonly outbound?: boolean;
 }
 
 /**

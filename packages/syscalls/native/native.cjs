@@ -900,6 +900,7 @@ module.exports.tcpInfoInto = nativeBinding.tcpInfoInto
 module.exports.tcpSocket = nativeBinding.tcpSocket
 module.exports.udpSocket = nativeBinding.udpSocket
 module.exports.unixConnect = nativeBinding.unixConnect
+module.exports.unixDgramConnect = nativeBinding.unixDgramConnect
 module.exports.unixListen = nativeBinding.unixListen
 module.exports.unwatch = nativeBinding.unwatch
 module.exports.waitPid = nativeBinding.waitPid

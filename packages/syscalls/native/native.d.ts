@@ -37,6 +37,8 @@ export interface BindOptions {
   v6Only?: boolean
   reuseAddr?: boolean
   scopeId?: number
+  /** IP_FREEBIND / IPV6_FREEBIND: bind an address not (yet) configured on the host (--freebind). */
+  freebind?: boolean
 }
 
 /**
@@ -422,6 +424,12 @@ export declare function udpSocket(family: number): number
 
 /** Connects a UNIX stream socket to `path` (blocking connect, then non-blocking I/O). */
 export declare function unixConnect(path: string): number
+
+/**
+ * A UNIX datagram socket connected to `path`, non-blocking: the system
+ * logger's /dev/log, where a detached passt or pasta writes its log.
+ */
+export declare function unixDgramConnect(path: string): number
 
 /** A listening UNIX stream socket at `path` (which must not exist). */
 export declare function unixListen(path: string, backlog?: number | undefined | null): number

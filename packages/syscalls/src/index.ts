@@ -118,7 +118,7 @@ export function pingSocket(family: Family): number {
 
 /** Binds `fd`; an empty address is the wildcard. */
 export function bind(fd: number, family: Family, address: string, port: number, options?: BindOptions): void {
-  const o = options ? { v6Only: options.v6only, reuseAddr: options.reuseAddr, scopeId: options.scopeId } : undefined;
+  const o = options ? { v6Only: options.v6only, reuseAddr: options.reuseAddr, scopeId: options.scopeId, freebind: options.freebind } : undefined;
   guard(() => native.bind(fd, family, address, port, o));
 }
 
@@ -273,6 +273,11 @@ export function unixListen(path: string, backlog = 1): number {
 /** A connected UNIX stream socket (non-blocking after the connect). */
 export function unixConnect(path: string): number {
   return guard(() => native.unixConnect(path));
+}
+
+/** A non-blocking UNIX datagram socket connected to `path` (the system logger's /dev/log). */
+export function unixDgramConnect(path: string): number {
+  return guard(() => native.unixDgramConnect(path));
 }
 
 /** A new connection's fd, or -1 when none is waiting. */

@@ -7,6 +7,8 @@ export interface BindOptions {
   reuseAddr?: boolean;
   /** Interface index, for link-local IPv6 addresses. */
   scopeId?: number;
+  /** IP_FREEBIND / IPV6_FREEBIND: an address the host does not have (yet). */
+  freebind?: boolean;
 }
 
 export interface SocketName {

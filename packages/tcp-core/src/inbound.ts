@@ -119,7 +119,7 @@ export class Inbound {
       const forwards = l.side === 'host' ? s.o.inbound : s.o.outbound;
       const target = forwards.targetOf(l.fam, l.port);
       if (l.side === 'ns') this.splice.start(l.fam, h, peer, l.port, 'host', target);
-      else if (s.o.splice && l.fam.isLoopback(peer.addr, 0)) this.splice.start(l.fam, h, peer, l.port, 'ns', target);
+      else if ((s.o.spliceInbound ?? s.o.splice) && l.fam.isLoopback(peer.addr, 0)) this.splice.start(l.fam, h, peer, l.port, 'ns', target);
       else this.toGuest(l.fam, h, l.port, target);
     }
   }

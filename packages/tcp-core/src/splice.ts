@@ -87,7 +87,11 @@ export class Splice {
       return;
     }
     const from: Side = to === 'ns' ? 'host' : 'ns';
-    this.loop.set(fam.loopback);
+    // Into the namespace, the connection lands on its own address unless
+    // told to keep to loopback (see TcpOptions.spliceTarget4); toward the
+    // host it always goes to the host's loopback.
+    const into = to === 'ns' ? (fam.family === 4 ? s.o.spliceTarget4 : s.o.spliceTarget6) : undefined;
+    this.loop.set(into ?? fam.loopback);
     d.flows.setSide(f, INITIATOR, from === 'host' ? Pif.Host : Pif.Splice, fam, null, 0, port, peer.addr, 0, peer.port);
     d.flows.setSide(f, TARGET, to === 'host' ? Pif.Host : Pif.Splice, fam, null, 0, 0, this.loop, 0, target);
     this.a[f] = h;

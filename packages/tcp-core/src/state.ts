@@ -47,6 +47,19 @@ export interface TcpOptions {
   outbound: PortForwards;
   /** pasta: connections between the two loopbacks are spliced socket to socket. */
   splice: boolean;
+  /**
+   * Whether -t connections from the host's loopback are spliced (default:
+   * as `splice`); false (--no-splice) carries them through the tap.
+   */
+  spliceInbound?: boolean;
+  /**
+   * Where a spliced -t connection from the host's loopback lands in the
+   * namespace, per family: the namespace's own address, as the C pasta
+   * does unless --host-lo-to-ns-lo, so that services bound only to the
+   * namespace's loopback are not exposed. Absent: the namespace's loopback.
+   */
+  spliceTarget4?: Uint8Array;
+  spliceTarget6?: Uint8Array;
   /** Interface index for link-local IPv6 destinations on the host side. */
   scopeId6?: number;
   /** Frame slots per batch toward the guest. */

@@ -22,6 +22,11 @@ export interface UdpEngineConfig extends GatewayConfig {
   outbound?: PortForwards;
   /** pasta: relay loopback traffic on forwarded ports socket to socket. */
   splice?: boolean;
+  /** Whether -u traffic from the host's loopback is spliced (default: as `splice`); false (--no-splice) sends it through the tap. */
+  spliceInbound?: boolean;
+  /** Where spliced datagrams from the host's loopback land in the namespace (see SpliceOptions.nsTarget); absent: its loopback. */
+  spliceTarget4?: Uint8Array;
+  spliceTarget6?: Uint8Array;
   /** The host's IPv6 link-local address, bound when the guest talks to a link-local peer. */
   hostLinkLocal6?: Uint8Array;
   /** Interface index for link-local IPv6 destinations on the host side. */

@@ -90,12 +90,12 @@ export class Forwarding {
     const s = this.s;
     let spliced = false;
     const loopbackOnly = bindAddress !== null && fam.isLoopback(bindAddress, 0);
-    if (s.splice && (bindAddress === null || loopbackOnly)) {
+    if (s.spliceInbound && (bindAddress === null || loopbackOnly)) {
       spliced = this.openSpliceListener(fam, 'host', port, target, failures);
     }
-    if (s.splice && loopbackOnly) return { slot: -1, spliced };
-    const address = bindAddress ?? (s.splice ? (s.hostAddr[fam.index] ?? null) : null);
-    if (s.splice && address === null && !this.warnedWildcard[fam.index]) {
+    if (s.spliceInbound && loopbackOnly) return { slot: -1, spliced };
+    const address = bindAddress ?? (s.spliceInbound ? (s.hostAddr[fam.index] ?? null) : null);
+    if (s.spliceInbound && address === null && !this.warnedWildcard[fam.index]) {
       this.warnedWildcard[fam.index] = true;
       s.log.warn(
         `udp: splice mode without hostAddress${fam.family}: forwarded ports bind the IPv${fam.family} ` +

@@ -68,6 +68,12 @@ export interface SpliceOptions {
   evictMinIdleMs: number;
   /** How many recv batches one readiness callback may drain before yielding. */
   drainRounds: number;
+  /**
+   * Where datagrams from the host's loopback land in the namespace, per
+   * family index (0: IPv4): the namespace's own address, as the C pasta
+   * does unless --host-lo-to-ns-lo; null keeps them on its loopback.
+   */
+  nsTarget?: readonly [Uint8Array | null, Uint8Array | null];
 }
 
 export interface SpliceDeps {
@@ -256,15 +262,18 @@ export class SpliceRelay {
       l.forth.capReached++;
       return -1;
     }
+    // From the namespace's own address to itself, unless kept to loopback
+    // (SpliceOptions.nsTarget); toward the host, always its loopback.
+    const to = (other === 'ns' ? this.opts.nsTarget?.[l.fam.index] : null) ?? l.fam.loopback;
     let h: SocketHandle;
     try {
       h = this.deps.sockets.open({
         family: l.fam.family,
         side: other,
-        address: l.fam.loopback,
+        address: to,
         port: 0,
         v6only: true,
-        connect: { address: l.fam.loopback, port: l.target },
+        connect: { address: to, port: l.target },
       });
     } catch (e) {
       flows.free(f);
@@ -275,7 +284,7 @@ export class SpliceRelay {
     const peer = rb.ports[i] as number;
     flows.setSide(f, INITIATOR, pifOf(l.side), l.fam, l.fam.loopback, 0, l.port, rb.addrs, i * ADDR_STRIDE, peer);
     // Our port on the far side is the kernel's choice; nothing looks it up.
-    flows.setSide(f, TARGET, pifOf(other), l.fam, l.fam.loopback, 0, 0, l.fam.loopback, 0, l.target);
+    flows.setSide(f, TARGET, pifOf(other), l.fam, to, 0, 0, to, 0, l.target);
     flows.hash(f, INITIATOR);
     this.flowHandle[f] = h;
     this.flowListener[f] = l;

@@ -63,6 +63,8 @@ export class UdpState {
   /** Whether the flow table is ours (then our sweep ages it). */
   readonly ownsFlows: boolean;
   readonly splice: SpliceRelay | undefined;
+  /** Whether -u traffic from the host's loopback is spliced (UdpEngineConfig.spliceInbound). */
+  readonly spliceInbound: boolean;
   readonly hostAddr: readonly [Uint8Array | undefined, Uint8Array | undefined];
   started = false;
   stopped = false;
@@ -99,6 +101,7 @@ export class UdpState {
         else this.counters.events.flowsEvicted++;
       },
     });
+    this.spliceInbound = config.splice === true && config.spliceInbound !== false;
     if (config.splice) {
       this.splice = new SpliceRelay(
         {
@@ -107,6 +110,7 @@ export class UdpState {
           idleMs: settings.idleMs,
           evictMinIdleMs: settings.evictMinIdleMs,
           drainRounds: settings.drainRounds,
+          nsTarget: [config.spliceTarget4 ?? null, config.spliceTarget6 ?? null],
         },
         { sockets: this.sockets, clock: this.clock, logger: this.log, counters: this.counters, flows: this.flows },
       );

@@ -241,6 +241,7 @@ export class GuestToHost {
         scopeId: ll ? s.settings.scopeId6 : 0,
         port,
         v6only: true,
+        outbound: !ll,
       });
     } catch (e) {
       c.noBinding += m;

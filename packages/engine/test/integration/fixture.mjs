@@ -126,6 +126,8 @@ function main() {
       udpIn: mergePortSpecs(args.udpIn),
       udpOut: mergePortSpecs(args.udpOut),
       splice: true,
+      // The splice scenarios talk to echo servers on the guest's loopback (--host-lo-to-ns-lo).
+      hostLoToNsLo: true,
       dhcp: false,
       ndp: true,
       dhcpv6: false,

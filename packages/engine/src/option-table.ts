@@ -1,0 +1,539 @@
+/**
+ * Every option of passt and pasta, once: its names, which command takes
+ * it, what it means in one line for --help and in a paragraph for the man
+ * page, its default, and how it changes the Options being built.
+ *
+ * The parser (options.ts), `--help` and the man pages (option-docs.ts) all
+ * read this one table, so an option cannot be accepted without being
+ * documented, or documented without being accepted. The spellings, the
+ * defaults and the set of options are those of the 2024_12_11 release of
+ * passt(1); the two options of our own (--max-bindings, --max-flows) are
+ * marked as such.
+ *
+ * A text that differs between the commands (the port options forward "to
+ * the guest" in passt and "to the namespace" in pasta, with other
+ * defaults) is given per mode.
+ */
+import { isWireError, parseIpv4Addr, parseMac, parseIpAddr, type WireError } from "@x/l2";
+import { parsePortSpec, type PortSpec } from "@x/flow";
+import { UsageError } from "./usage-error.js";
+import type { Mode, Options } from "./options.js";
+
+/** A text for both commands, or one for each. */
+export type Text = string | { passt: string; pasta: string };
+
+export function textFor(t: Text, mode: Mode): string {
+  return typeof t === "string" ? t : t[mode];
+}
+
+/** What several occurrences of one option add up to, while parsing. */
+export interface Collect {
+  udpIn: PortSpec[];
+  udpOut: PortSpec[];
+  tcpIn: PortSpec[];
+  tcpOut: PortSpec[];
+}
+
+export interface Spec {
+  long: string;
+  short?: string;
+  /** Other long names for the same option (passt's --socket-path). */
+  aliases?: string[];
+  /** The value's name in --help and the man page; absent for a flag. */
+  arg?: string;
+  /** The commands that take it; both when absent. */
+  modes?: Mode[];
+  /** One line for --help. */
+  help: Text;
+  /** The man page's paragraph (our words); the help line when absent. */
+  man?: Text;
+  /** The default, as --help and the man page state it. */
+  dflt?: Text;
+  deprecated?: boolean;
+  /** Ours, not in passt(1). */
+  ours?: boolean;
+  apply: (o: Options, value: string, name: string, c: Collect) => void;
+}
+
+function need(v: Uint8Array | WireError, name: string, value: string, what: string): Uint8Array {
+  if (isWireError(v)) throw new UsageError(`invalid ${what} '${value}' for ${name}`);
+  return v;
+}
+
+/** Options that take one address and keep it per family. */
+type PerFamily = "gateway" | "mapHostLoopback" | "mapGuestAddr" | "dnsForward" | "dnsHost" | "outbound";
+
+/**
+ * The `apply` of an option taking one IPv4 or IPv6 address, kept per
+ * family (the last of each family wins, as in passt); `none`, where the
+ * option allows it, runs `none` instead.
+ */
+function perFamily(field: PerFamily, what: string, none?: (o: Options) => void): Spec["apply"] {
+  return (o, v, n) => {
+    if (none && v === "none") {
+      none(o);
+      return;
+    }
+    const a = need(parseIpAddr(v), n, v, what);
+    if (a.length === 4) o[`${field}4`] = a;
+    else o[`${field}6`] = a;
+  };
+}
+
+export function integer(value: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`invalid number '${value}' for ${name}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`${name} ${n} out of range ${min}-${max}`);
+  return n;
+}
+
+function netmask(o: Options, v: string, n: string): void {
+  if (/^\d+$/.test(v)) {
+    o.prefix4 = integer(v, n, 0, 32);
+    return;
+  }
+  const m = need(parseIpv4Addr(v), n, v, "netmask");
+  const bits = (((m[0] ?? 0) << 24) | ((m[1] ?? 0) << 16) | ((m[2] ?? 0) << 8) | (m[3] ?? 0)) >>> 0;
+  const len = Math.clz32(~bits >>> 0);
+  const want = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  if (bits !== want) throw new UsageError(`invalid netmask '${v}' for ${n}`);
+  o.prefix4 = len;
+}
+
+/** The smallest --log-size the C release takes (it refuses 40959). */
+export const LOG_SIZE_MIN = 40960;
+
+const SPEC_TEXT =
+  "SPEC: none; all (passt) or auto (pasta); or a comma-separated list of ports and ranges (22, 22-80), " +
+  "each optionally remapped (22:23, 22-80:32-90), optionally for one address (ADDR/22) and interface " +
+  "(ADDR%IF/22, %IF/22), with exclusions (~25, 5-25,~10-20)";
+
+export const SPECS: Spec[] = [
+  // Logging and running.
+  { long: "debug", short: "d", help: "Be verbose", man: "Be verbose: debug messages, and no logging to the system logger.", apply: (o) => (o.debug = true) },
+  { long: "trace", help: "Be extra verbose, implies --debug", man: "Be extra verbose, down to single packets. Implies --debug.", apply: (o) => ((o.trace = true), (o.debug = true)) },
+  { long: "quiet", short: "q", help: "Don't print informational messages", apply: (o) => (o.quiet = true) },
+  {
+    long: "foreground",
+    short: "f",
+    help: "Don't run in background",
+    man: "Stay in the foreground instead of detaching once ready.",
+    dflt: { passt: "run in background", pasta: "run in background when joining an existing namespace (PID or --netns)" },
+    apply: (o) => (o.foreground = true),
+  },
+  {
+    long: "stderr",
+    short: "e",
+    deprecated: true,
+    help: "Log to stderr too (no effect, kept for compatibility)",
+    man: "Has no effect: accepted so that older command lines keep working.",
+    apply: () => {},
+  },
+  {
+    long: "log-file",
+    short: "l",
+    arg: "PATH",
+    help: "Log (only) to given file",
+    man: "Log to the file PATH instead of standard error or the system logger. Given more than once, the last one counts.",
+    apply: (o, v) => (o.logFile = v),
+  },
+  {
+    long: "log-size",
+    arg: "BYTES",
+    help: "Maximum size of log file",
+    man: `Keep the log file within BYTES bytes: when it is full, the oldest lines are dropped to make room. At least ${LOG_SIZE_MIN}.`,
+    dflt: "1 MiB",
+    apply: (o, v, n) => {
+      if (!/^\d+$/.test(v) || Number(v) < LOG_SIZE_MIN) throw new UsageError(`Invalid ${n}: ${v}`);
+      o.logSize = Number(v);
+    },
+  },
+  {
+    long: "runas",
+    arg: "UID|UID:GID",
+    help: "Run as given UID, GID, which can be numeric, or login and group names",
+    man: "Change to the given user (a number or a login name) and group (the user's own when not given) once set up. Needs root or CAP_SETUID.",
+    dflt: "drop to user \"nobody\" when started as root (passt)",
+    apply: (o, v, n) => {
+      if (!/^[^:]+(:[^:]+)?$/.test(v)) throw new UsageError(`invalid user '${v}' for ${n}`);
+      o.runas = v;
+    },
+  },
+  { long: "help", short: "h", help: "Display this help message and exit", apply: (o) => (o.help = true) },
+  { long: "version", help: "Show version and exit", apply: (o) => (o.version = true) },
+  // passt's socket.
+  {
+    long: "socket",
+    short: "s",
+    aliases: ["socket-path"],
+    arg: "PATH",
+    modes: ["passt"],
+    help: "UNIX domain socket path",
+    man: "The UNIX domain socket qemu connects to.",
+    dflt: "the first free of /tmp/passt_1.socket to /tmp/passt_64.socket",
+    apply: (o, v) => (o.socket = v),
+  },
+  {
+    long: "vhost-user",
+    modes: ["passt"],
+    help: "Enable vhost-user mode (not supported by this implementation)",
+    man: "Serve the guest as a vhost-user back end on --socket. This implementation does not have vhost-user: it refuses to start, saying so.",
+    apply: (o) => (o.vhostUser = true),
+  },
+  {
+    long: "print-capabilities",
+    modes: ["passt"],
+    help: "Print back-end capabilities in JSON format, only meaningful for vhost-user mode",
+    apply: (o) => (o.printCapabilities = true),
+  },
+  {
+    long: "fd",
+    short: "F",
+    arg: "FD",
+    help: { passt: "Use FD as pre-opened connected socket", pasta: "Use FD as pre-opened tap device" },
+    man: {
+      passt: "Serve the guest on FD, an already connected stream socket inherited from the parent; implies --one-off.",
+      pasta: "Use FD, an already open tap device inherited from the parent, instead of creating one; pasta ends when it closes.",
+    },
+    apply: (o, v, n) => (o.fd = integer(v, n, 0, 0x7fffffff)),
+  },
+  // Capture and pid.
+  {
+    long: "pcap",
+    short: "p",
+    arg: "FILE",
+    help: "Log tap-facing traffic to pcap file",
+    man: "Write every frame between us and the guest (or the namespace) to FILE, in pcap format.",
+    apply: (o, v) => (o.pcap = v),
+  },
+  { long: "pid", short: "P", arg: "FILE", help: "Write own PID to the given file", man: "Write our PID to FILE once ready, before detaching.", apply: (o, v) => (o.pidFile = v) },
+  // Addresses and routes.
+  {
+    long: "mtu",
+    short: "m",
+    arg: "MTU",
+    help: "Assign MTU via DHCP/NDP",
+    man: "The MTU told to the guest by DHCP (option 26) and NDP (option 5), and set on the namespace's tap with --config-net. 0 tells none.",
+    dflt: "65520: maximum 802.3 MTU minus 802.3 header length, rounded to 32 bits",
+    apply: (o, v, n) => {
+      if (!/^\d+$/.test(v)) throw new UsageError(`Invalid MTU: ${v}`);
+      const m = Number(v);
+      if (m !== 0 && (m < 68 || m > 65535)) throw new UsageError(`Invalid MTU: ${v}`);
+      o.mtu = m === 0 ? undefined : Math.min(m, 65520);
+      o.advertiseMtu = m !== 0;
+      void n;
+    },
+  },
+  {
+    long: "address",
+    short: "a",
+    arg: "ADDR",
+    help: "Assign IPv4 or IPv6 address ADDR (zero to two times, one per family)",
+    man: "The guest's IPv4 address (DHCP) or IPv6 address (DHCPv6, and the prefix in router advertisements).",
+    dflt: "the address of the host interface with the default route",
+    apply: (o, v, n) => {
+      const a = need(parseIpAddr(v), n, v, "address");
+      if (a.length === 4) o.address4 = a;
+      else o.address6 = a;
+    },
+  },
+  {
+    long: "netmask",
+    short: "n",
+    arg: "MASK",
+    help: "Assign IPv4 MASK, dot-decimal or bits",
+    dflt: "the netmask of the matching host address",
+    apply: netmask,
+  },
+  {
+    long: "mac-addr",
+    short: "M",
+    arg: "ADDR",
+    help: "Use source MAC address ADDR",
+    man: "The MAC address we use toward the guest.",
+    dflt: "9a:55:9a:55:9a:55 (locally administered)",
+    apply: (o, v, n) => (o.ourMac = need(parseMac(v), n, v, "MAC address")),
+  },
+  {
+    long: "gateway",
+    short: "g",
+    arg: "ADDR",
+    help: "Pass IPv4 or IPv6 address as gateway",
+    man: "The guest's default gateway (IPv4, DHCP option 3) or the source of router advertisements (IPv6). Packets from the host's loopback reach the guest from this address.",
+    dflt: "the gateway of the host's default route",
+    apply: perFamily("gateway", "gateway address"),
+  },
+  {
+    long: "interface",
+    short: "i",
+    arg: "NAME",
+    help: "Interface for addresses and routes",
+    dflt: "from --outbound-if4 and --outbound-if6, if any, otherwise the interface with the first default route",
+    apply: (o, v) => (o.ifname = v),
+  },
+  {
+    long: "outbound",
+    short: "o",
+    arg: "ADDR",
+    help: "Bind to address as outbound source (zero to two times, one per family)",
+    man: "Bind the host sockets of outbound TCP connections, UDP flows and ICMP requests to ADDR (one IPv4, one IPv6).",
+    dflt: "the source address the routing tables choose",
+    apply: perFamily("outbound", "address"),
+  },
+  {
+    long: "outbound-if4",
+    arg: "NAME",
+    help: "Bind to outbound interface for IPv4",
+    man: "Bind IPv4 outbound sockets to interface NAME (SO_BINDTODEVICE), and take IPv4 addresses and routes from it unless -i says otherwise.",
+    dflt: "the interface of the default route",
+    apply: (o, v) => (o.outboundIf4 = v),
+  },
+  {
+    long: "outbound-if6",
+    arg: "NAME",
+    help: "Bind to outbound interface for IPv6",
+    man: "Bind IPv6 outbound sockets to interface NAME (SO_BINDTODEVICE), and take IPv6 addresses and routes from it unless -i says otherwise.",
+    dflt: "the interface of the default route",
+    apply: (o, v) => (o.outboundIf6 = v),
+  },
+  // DNS.
+  {
+    long: "dns",
+    short: "D",
+    arg: "ADDR",
+    help: "Use IPv4 or IPv6 address as DNS (several times; 'none' for no DNS information)",
+    man: "Tell the guest ADDR as a resolver, as given (no remapping), instead of the host's /etc/resolv.conf. 'none' tells none.",
+    dflt: { passt: "the nameservers of the host's /etc/resolv.conf", pasta: "the nameservers of the host's /etc/resolv.conf" },
+    apply: (o, v, n) => (v === "none" ? (o.dns = []) : o.dns.push(need(parseIpAddr(v), n, v, "DNS address"))),
+  },
+  {
+    long: "dns-forward",
+    arg: "ADDR",
+    help: "Forward DNS queries sent to ADDR (zero to two times, one per family)",
+    man: "DNS queries (UDP and TCP, ports 53 and 853) the guest sends to ADDR go to the host's resolver (--dns-host), and the answers come back from ADDR.",
+    dflt: "don't forward DNS queries",
+    apply: perFamily("dnsForward", "address"),
+  },
+  {
+    long: "dns-host",
+    arg: "ADDR",
+    help: "Host nameserver to direct queries to",
+    man: "Where queries to the --dns-forward address go.",
+    dflt: "first nameserver from host's /etc/resolv.conf",
+    apply: perFamily("dnsHost", "address"),
+  },
+  {
+    long: "search",
+    short: "S",
+    arg: "LIST",
+    help: "Space-separated list, search domains ('none' for none)",
+    dflt: "the search list of the host's /etc/resolv.conf",
+    apply: (o, v) => (o.search = v === "none" ? [] : v.split(/[ ,]/).filter(Boolean)),
+  },
+  { long: "no-dhcp-dns", modes: ["passt"], help: "No DNS list in DHCP/DHCPv6/NDP", apply: (o) => (o.dhcpDns = false) },
+  { long: "dhcp-dns", modes: ["pasta"], help: "Pass DNS list via DHCP/DHCPv6/NDP", apply: (o) => (o.dhcpDns = true) },
+  { long: "no-dhcp-search", modes: ["passt"], help: "No list in DHCP/DHCPv6/NDP", apply: (o) => (o.dhcpSearch = false) },
+  { long: "dhcp-search", modes: ["pasta"], help: "Pass list via DHCP/DHCPv6/NDP", apply: (o) => (o.dhcpSearch = true) },
+  // Address translation.
+  {
+    long: "map-host-loopback",
+    arg: "ADDR",
+    help: "Translate ADDR to refer to host (one per family; 'none' for none)",
+    man: "What the guest sends to ADDR reaches the host's loopback, from the host's loopback. 'none' maps nothing and implies --no-map-gw.",
+    dflt: "gateway address",
+    apply: perFamily("mapHostLoopback", "address", (o) => {
+      o.mapHostLoopback4 = null;
+      o.mapHostLoopback6 = null;
+      o.mapGw = false;
+    }),
+  },
+  {
+    long: "map-guest-addr",
+    arg: "ADDR",
+    help: "Translate ADDR to guest's address (one per family; 'none' for none)",
+    man: "What the guest sends to ADDR reaches the host at the guest's own address on the host (-a, or the host's address), so that services on the host's address are reachable although the guest shadows it.",
+    dflt: "none",
+    apply: perFamily("mapGuestAddr", "address", (o) => {
+      o.mapGuestAddr4 = null;
+      o.mapGuestAddr6 = null;
+    }),
+  },
+  {
+    long: "no-map-gw",
+    help: "Don't map gateway address to host",
+    man: "Don't send what the guest sends to its gateway address to the host's loopback.",
+    apply: (o) => (o.mapGw = false),
+  },
+  // Protocols.
+  { long: "no-tcp", help: "Disable TCP protocol handler", apply: (o) => (o.tcp = false) },
+  { long: "no-udp", help: "Disable UDP protocol handler", apply: (o) => (o.udp = false) },
+  { long: "no-icmp", help: "Disable ICMP/ICMPv6 protocol handler", apply: (o) => (o.icmp = false) },
+  { long: "no-dhcp", help: "Disable DHCP server", apply: (o) => (o.dhcp = false) },
+  { long: "no-ndp", help: "Disable NDP responses", apply: (o) => (o.ndp = false) },
+  { long: "no-dhcpv6", help: "Disable DHCPv6 server", apply: (o) => (o.dhcpv6 = false) },
+  { long: "no-ra", help: "Disable router advertisements", apply: (o) => (o.ra = false) },
+  {
+    long: "freebind",
+    help: "Bind to any address for forwarding",
+    man: "Let -t and -u bind addresses the host does not have (yet), with IP_FREEBIND / IPV6_FREEBIND.",
+    apply: (o) => (o.freebind = true),
+  },
+  { long: "ipv4-only", short: "4", help: "Enable IPv4 operation only", apply: (o) => ((o.ipv4 = true), (o.ipv6 = false)) },
+  { long: "ipv6-only", short: "6", help: "Enable IPv6 operation only", apply: (o) => ((o.ipv6 = true), (o.ipv4 = false)) },
+  {
+    long: "one-off",
+    short: "1",
+    modes: ["passt"],
+    help: "Quit after handling one single client",
+    apply: (o) => (o.oneOff = true),
+  },
+  // Port forwarding.
+  {
+    long: "tcp-ports",
+    short: "t",
+    arg: "SPEC",
+    help: { passt: "TCP port forwarding to guest", pasta: "TCP port forwarding to namespace" },
+    man: {
+      passt: `Forward TCP ports of the host to the guest. ${SPEC_TEXT}.`,
+      pasta: `Forward TCP ports of the host to the namespace; 'auto' follows the ports listening in the namespace (/proc/net/tcp and tcp6, every second). ${SPEC_TEXT}.`,
+    },
+    dflt: { passt: "none", pasta: "auto" },
+    apply: (_o, v, _n, c) => void c.tcpIn.push(parsePortSpec(v)),
+  },
+  {
+    long: "udp-ports",
+    short: "u",
+    arg: "SPEC",
+    help: { passt: "UDP port forwarding to guest", pasta: "UDP port forwarding to namespace" },
+    man: {
+      passt: "Forward UDP ports of the host to the guest, SPEC as for -t.",
+      pasta: "Forward UDP ports of the host to the namespace, SPEC as for -t; 'auto' follows the ports bound in the namespace.",
+    },
+    dflt: { passt: "none", pasta: "auto" },
+    apply: (_o, v, _n, c) => void c.udpIn.push(parsePortSpec(v)),
+  },
+  {
+    long: "tcp-ns",
+    short: "T",
+    arg: "SPEC",
+    modes: ["pasta"],
+    help: "TCP port forwarding to init namespace",
+    man: "Forward TCP ports of the namespace's loopback to the host's loopback, SPEC as for -t.",
+    dflt: "auto",
+    apply: (_o, v, _n, c) => void c.tcpOut.push(parsePortSpec(v)),
+  },
+  {
+    long: "udp-ns",
+    short: "U",
+    arg: "SPEC",
+    modes: ["pasta"],
+    help: "UDP port forwarding to init namespace",
+    man: "Forward UDP ports of the namespace's loopback to the host's loopback, SPEC as for -t.",
+    dflt: "auto",
+    apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)),
+  },
+  // pasta's namespace.
+  {
+    long: "ns-ifname",
+    short: "I",
+    arg: "NAME",
+    modes: ["pasta"],
+    help: "namespace interface name",
+    man: "The name of the tap interface made in the namespace.",
+    dflt: "same interface name as external one, else tap0",
+    apply: (o, v) => (o.nsIfname = v),
+  },
+  {
+    long: "host-lo-to-ns-lo",
+    modes: ["pasta"],
+    deprecated: true,
+    help: "Translate host-loopback forwards to namespace loopback",
+    man: "Connections and datagrams forwarded with -t and -u from the host's loopback reach the namespace's loopback too. Without it they reach the namespace's own address, from that address, so that what listens only on the namespace's loopback is not exposed.",
+    apply: (o) => (o.hostLoToNsLo = true),
+  },
+  {
+    long: "userns",
+    arg: "NSPATH",
+    modes: ["pasta"],
+    help: "Target user namespace to join",
+    dflt: "with a PID, that process's user namespace",
+    apply: (o, v) => (o.userns = v),
+  },
+  {
+    long: "netns",
+    arg: "PATH|NAME",
+    modes: ["pasta"],
+    help: "Target network namespace to join",
+    man: "The network namespace to join, as a path, or as a name under /run/netns as ip-netns(8) names them. Not with a PID.",
+    apply: (o, v) => (o.netns = v),
+  },
+  {
+    long: "netns-only",
+    modes: ["pasta"],
+    help: "Don't join existing user namespace",
+    man: "Join only the network namespace, not a user namespace. Implied by --netns without --userns.",
+    apply: (o) => (o.netnsOnly = true),
+  },
+  {
+    long: "no-netns-quit",
+    modes: ["pasta"],
+    help: "Don't quit if filesystem-bound target network namespace is deleted",
+    man: "Keep running when the joined namespace goes away: its file (--netns) is deleted, or its process (PID) ends.",
+    apply: (o) => (o.noNetnsQuit = true),
+  },
+  {
+    long: "config-net",
+    modes: ["pasta"],
+    help: "Configure tap interface in namespace",
+    man: "Give the namespace's tap its addresses, routes and MTU, and bring it up.",
+    apply: (o) => (o.configNet = true),
+  },
+  {
+    long: "no-copy-routes",
+    modes: ["pasta"],
+    deprecated: true,
+    help: "Don't copy all routes to namespace",
+    man: "With --config-net, set only the default route. We never copy more than that: accepted for compatibility.",
+    apply: (o) => (o.noCopyRoutes = true),
+  },
+  {
+    long: "no-copy-addrs",
+    modes: ["pasta"],
+    deprecated: true,
+    help: "Don't copy all addresses to namespace",
+    man: "With --config-net, set a single address per family. We never set more than that: accepted for compatibility.",
+    apply: (o) => (o.noCopyAddrs = true),
+  },
+  {
+    long: "ns-mac-addr",
+    arg: "ADDR",
+    modes: ["pasta"],
+    help: "Set MAC address on tap interface",
+    dflt: "the tap driver's pseudorandom address",
+    apply: (o, v, n) => (o.nsMac = need(parseMac(v), n, v, "MAC address")),
+  },
+  {
+    long: "no-splice",
+    modes: ["pasta"],
+    help: "Disable inbound socket splicing",
+    man: "Carry forwarded traffic from the host's loopback through the tap like any other, instead of joining the sockets of the two loopbacks.",
+    apply: (o) => (o.splice = false),
+  },
+  // Ours.
+  {
+    long: "max-bindings",
+    arg: "N",
+    ours: true,
+    help: "Most live UDP bindings (guest source ports)",
+    dflt: "from the descriptor limit",
+    apply: (o, v, n) => (o.maxBindings = integer(v, n, 16, 1 << 20)),
+  },
+  {
+    long: "max-flows",
+    arg: "N",
+    ours: true,
+    help: "Most flows of every transport in the flow table",
+    dflt: "16384",
+    apply: (o, v, n) => (o.maxFlows = integer(v, n, 16, 1 << 22)),
+  },
+];
