@@ -13,5 +13,9 @@ if [ "$(id -u)" = 0 ]; then
   chmod 0666 /dev/net/tun || true
 fi
 command -v pnpm >/dev/null || npm i -g pnpm@9
+if [ "$(id -u)" = 0 ]; then
+  # The real Linux guest behind passt (tooling/vm), built once and cached.
+  bash scripts/install-vm.sh
+fi
 pnpm install --frozen-lockfile
 pnpm build

@@ -1,0 +1,3 @@
+module passt-ts/guest-tool
+
+go 1.21
