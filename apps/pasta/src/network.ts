@@ -24,7 +24,7 @@
  *     the pid file, and exit with the command's status.
  */
 import { existsSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
+import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsReadFiles, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
   AutoForwarder,
   Cleanups,
@@ -122,7 +122,7 @@ async function configureNamespace(nsFd: number, ifname: string, cfg: NetConfig, 
 /**
  * `-t auto` / `-T auto` / `-u auto` / `-U auto`: rescans the namespace's and the host's TCP or UDP tables
  * every second and forwards what is bound (auto-forward.ts). The
- * namespace's table is read through a process inside it, `nsPid()`; it is
+ * namespace's table is read through a process inside it, `nsPid()`, or, when none is known (--netns PATH), by a thread inside it;
  * trusted only while that process is still in our namespace (`nsFd`).
  */
 function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: () => number | undefined, log: Log, protocol: "udp" | "tcp"): AutoForwarder {
@@ -135,7 +135,12 @@ function autoForwarding(o: Options, session: GuestSession, nsFd: number, nsPid: 
     udpOut: on ? (protocol === "tcp" ? o.tcpOut : o.udpOut) : none,
     readNamespace: () => {
       const pid = nsPid();
-      if (pid === undefined || readlinkSync(`/proc/${pid}/ns/net`) !== ours) return undefined;
+      if (pid === undefined) {
+        // No process of the namespace known (--netns PATH): a thread in it reads its tables.
+        const [v4, v6] = netnsReadFiles(nsFd, [`/proc/thread-self/net/${protocol}`, `/proc/thread-self/net/${protocol}6`]);
+        return v4 ? [v4, ...(v6 ? [v6] : [])] : undefined;
+      }
+      if (readlinkSync(`/proc/${pid}/ns/net`) !== ours) return undefined;
       return readTables(`/proc/${pid}/net`, protocol);
     },
     readHost: () => readTables("/proc/net", protocol),
@@ -192,11 +197,6 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
     const spawnsCommand = o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined);
     let nsPid: number | undefined = o.targetPid;
     const autos = (["udp", "tcp"] as const).map((p) => autoForwarding(o, session, nsFd, () => nsPid, log, p)).filter((a) => a.active);
-    if ((o.udp && o.udpIn.mode === "auto") || (o.tcp && o.tcpIn.mode === "auto")) {
-      if (nsPid === undefined && !spawnsCommand) {
-        log.info("-t auto and -u auto need a process in the namespace (a command, or a PID) to see its ports: none are forwarded for them");
-      }
-    }
     for (const auto of autos) {
       auto.start(1000);
       cleanups.push(() => auto.stop());

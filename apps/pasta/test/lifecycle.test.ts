@@ -28,10 +28,10 @@ describe("pasta's command line", () => {
     [["-u", "70000"], /port 70000 out of range/],
     [["-u", "10-5"], /ends before it starts/],
     [["-u", "1-3:5-6"], /different lengths/],
-    [["-m", "12"], /--mtu|-m 12 out of range/],
+    [["-m", "12"], /Invalid MTU: 12/],
     [["-a", "1.2.3.4.5"], /invalid address/],
     [["-s", "/tmp/x"], /^pasta: invalid option -- 's'\n/],
-    [["--mtu"], /invalid number '--' for --mtu/],
+    [["--mtu"], /Invalid MTU: --/],
   ])("refuses %j with one line and status 1, starting nothing", (args, message) => {
     const r = pasta([...args, "--", "true"]);
     expect(r.code).toBe(1);
@@ -104,19 +104,28 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     }
   });
 
-  it("joins a named namespace with --netns as root", async () => {
+  it("joins a named namespace with --netns as root, detaches, and exits once the namespace is deleted", async () => {
     const ns = new Netns(uniqueName("pln"));
+    const dir = mkdtempSync(join(tmpdir(), "pasta-netns-"));
+    const pidFile = join(dir, "pasta.pid");
+    let pid = 0;
     try {
-      const r = spawnSync("ip", ["netns", "exec", world.host.name, ...OURS.argv, "--config-net", "-t", "none", "-T", "none", "-q", "--netns", ns.name, "-I", "tapx"], {
+      const r = spawnSync("ip", ["netns", "exec", world.host.name, ...OURS.argv, "--config-net", "-t", "none", "-T", "none", "-q", "--netns", ns.name, "-I", "tapx", "-P", pidFile], {
         encoding: "utf8",
         timeout: 20_000,
       });
       expect(r.status).toBe(0);
+      pid = Number(readFileSync(pidFile, "utf8"));
       await until(() => ns.sh(["ip", "-o", "addr", "show", "tapx"]).includes("203.0.113.2/24"), 5000, "tapx configured");
       expect(ns.sh(["ip", "route"])).toMatch(/default via 203\.0\.113\.1 dev tapx/);
+      // What podman does when the container goes: the namespace's file is unmounted and removed.
+      ns.remove();
+      await until(() => !existsSync(`/proc/${pid}`), 5000, "pasta to exit after its namespace was deleted");
+      expect(existsSync(pidFile)).toBe(false);
     } finally {
       ns.remove();
-      spawnSync("pkill", ["-f", `--netns ${ns.name}`]);
+      if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

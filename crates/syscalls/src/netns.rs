@@ -184,6 +184,18 @@ fn write_file_here(path: &str, contents: &[u8]) -> Result<()> {
     result
 }
 
+/// Reads each of `paths` as a thread inside the network namespace `ns_fd`
+/// sees it; a file that cannot be read gives an empty string.
+///
+/// pasta's `-t auto` and `-u auto` read the namespace's socket tables this
+/// way when no process of the namespace is known (--netns PATH): the
+/// thread-self view of /proc (/proc/thread-self/net/tcp...) shows the
+/// tables of the namespace the reading thread is in.
+#[napi]
+pub fn netns_read_files(ns_fd: i32, paths: Vec<String>) -> Result<Vec<String>> {
+    in_netns(ns_fd, move || Ok(paths.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect()))
+}
+
 /// Writes `contents` to the file at `path` as a thread inside the network
 /// namespace `ns_fd` sees it, in one write().
 ///

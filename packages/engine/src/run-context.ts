@@ -29,7 +29,8 @@ export function logFor(name: string, o: Options, detached = false): Log {
   if (o.logFile) return new Log(name, logLevel(o), { file: o.logFile, fileCap: o.logSize });
   if (detached && !o.debug) {
     try {
-      return new Log(name, logLevel(o), { syslogFd: unixDgramConnect(SYSLOG_PATH) });
+      // PASST_TS_SYSLOG points elsewhere than /dev/log (tests).
+      return new Log(name, logLevel(o), { syslogFd: unixDgramConnect(process.env.PASST_TS_SYSLOG ?? "/dev/log") });
     } catch {
       /* no system logger here: lines are lost, as they are in C */
     }
@@ -83,8 +84,6 @@ export function switchUser(spec: string, log: Log): void {
   log.debug(`running as uid ${uid}, gid ${gid}`);
 }
 
-/** The system logger's socket; PASST_TS_SYSLOG points elsewhere (tests). */
-const SYSLOG_PATH = process.env.PASST_TS_SYSLOG ?? "/dev/log";
 
 export class Cleanups {
   private readonly steps: (() => void)[] = [];

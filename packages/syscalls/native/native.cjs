@@ -859,6 +859,7 @@ module.exports.netlinkSocket = nativeBinding.netlinkSocket
 module.exports.netnsLinkUp = nativeBinding.netnsLinkUp
 module.exports.netnsNetlinkSocket = nativeBinding.netnsNetlinkSocket
 module.exports.netnsOpenTap = nativeBinding.netnsOpenTap
+module.exports.netnsReadFiles = nativeBinding.netnsReadFiles
 module.exports.netnsTcpSocket = nativeBinding.netnsTcpSocket
 module.exports.netnsTcpSockets = nativeBinding.netnsTcpSockets
 module.exports.netnsUdpSocket = nativeBinding.netnsUdpSocket

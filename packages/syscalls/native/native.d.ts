@@ -108,6 +108,17 @@ export declare function netnsNetlinkSocket(nsFd: number): number
 export declare function netnsOpenTap(nsFd: number, options?: TapOptions | undefined | null): Tap
 
 /**
+ * Reads each of `paths` as a thread inside the network namespace `ns_fd`
+ * sees it; a file that cannot be read gives an empty string.
+ *
+ * pasta's `-t auto` and `-u auto` read the namespace's socket tables this
+ * way when no process of the namespace is known (--netns PATH): the
+ * thread-self view of /proc (/proc/thread-self/net/tcp...) shows the
+ * tables of the namespace the reading thread is in.
+ */
+export declare function netnsReadFiles(nsFd: number, paths: Array<string>): Array<string>
+
+/**
  * A TCP socket created inside the namespace: pasta's listeners for -T and
  * its connections into the guest's loopback (splice). Binding, listening
  * and connecting then work from any thread.

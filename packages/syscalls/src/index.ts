@@ -82,6 +82,7 @@ export {
   netnsTcpSockets,
   netnsLinkUp,
   netnsWriteFile,
+  netnsReadFiles,
   type SpawnOptions,
   type ExitStatus,
   type NamespaceKind,

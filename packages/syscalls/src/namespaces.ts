@@ -156,3 +156,12 @@ export function netnsNetlinkSocket(nsFd: number): number {
 export function netnsWriteFile(nsFd: number, path: string, contents: string): void {
   guard(() => native.netnsWriteFile(nsFd, path, contents));
 }
+
+/**
+ * Reads files as a thread inside `nsFd` sees them (an unreadable one is
+ * ""): `netnsReadFiles(nsFd, ["/proc/thread-self/net/tcp"])` is the
+ * namespace's TCP table.
+ */
+export function netnsReadFiles(nsFd: number, paths: string[]): string[] {
+  return guard(() => native.netnsReadFiles(nsFd, paths));
+}

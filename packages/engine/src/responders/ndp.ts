@@ -59,8 +59,8 @@ import { fromParseError, ignored, malformedInput, replied, replyFailed, type Out
 const NDP_HOP_LIMIT = 255;
 /** Lifetime meaning "forever" in prefix, RDNSS and DNSSL options. */
 const INFINITE = 0xffffffff;
-/** Hop limit we suggest to the guest for its own traffic: the common default. */
-const SUGGESTED_HOP_LIMIT = 64;
+/** Hop limit we suggest to the guest for its own traffic: the C implementation's (the field's maximum). */
+const SUGGESTED_HOP_LIMIT = 255;
 /** IPv6's minimum link MTU; an MTU option below it would be ignored anyway. */
 const IPV6_MIN_MTU = 1280;
 
@@ -114,7 +114,9 @@ export function routerAdvert(cfg: LinkConfig, v6: Ipv6LinkConfig): NdpRepr {
   return {
     type: 'routerAdvert',
     curHopLimit: SUGGESTED_HOP_LIMIT,
-    managed: v6.managed ?? false,
+    // M set while our DHCPv6 server answers, as in C: clients that wait for
+    // the flag before asking (systemd-networkd, NetworkManager) then ask.
+    managed: v6.managed ?? cfg.dhcpv6 !== false,
     other: v6.other ?? false,
     routerLifetime: Math.min(v6.routerLifetime ?? DEFAULT_ROUTER_LIFETIME, 0xffff),
     reachableTime: 0,

@@ -137,7 +137,7 @@ describe('replies as tshark decodes them', () => {
     expect(first(f, 'ipv6.src')).toBe('fe80::9855:9aff:fe55:9a55');
     expect(first(f, 'ipv6.dst')).toBe('ff02::1');
     expect(first(f, 'icmpv6.type')).toBe('134');
-    expect(first(f, 'icmpv6.nd.ra.flag.m')).toBe('0');
+    expect(first(f, 'icmpv6.nd.ra.flag.m')).toBe('1');
     expect(first(f, 'icmpv6.nd.ra.router_lifetime')).toBe('65535');
     expect(first(f, 'icmpv6.opt.src_linkaddr')).toBe('9a:55:9a:55:9a:55');
     expect(first(f, 'icmpv6.opt.mtu')).toBe('65520');

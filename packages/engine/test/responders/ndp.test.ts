@@ -53,8 +53,9 @@ function expectRouterAdvert(frame: Uint8Array): void {
   expect(ip6.src).toEqual(OUR_LL);
   expect(formatIpAddr(ip6.dst)).toBe('ff02::1');
   if (msg.type !== 'routerAdvert') throw new Error(`got ${msg.type}`);
-  expect(msg.curHopLimit).toBe(64);
-  expect(msg.managed).toBe(false);
+  expect(msg.curHopLimit).toBe(255);
+  // As the C implementation: hop limit 255, M set while DHCPv6 answers.
+  expect(msg.managed).toBe(true);
   expect(msg.other).toBe(false);
   expect(msg.routerLifetime).toBe(65535);
   expect(msg.options.sourceLinkAddr).toEqual(OUR_MAC);
