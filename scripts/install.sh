@@ -16,6 +16,8 @@ command -v pnpm >/dev/null || npm i -g pnpm@9
 if [ "$(id -u)" = 0 ]; then
   # The real Linux guest behind passt (tooling/vm), built once and cached.
   bash scripts/install-vm.sh
+  # podman 5.8.6 from the Go module proxy, for the rootless container tests (tooling/podman).
+  bash scripts/install-podman.sh
 fi
 pnpm install --frozen-lockfile
 pnpm build

@@ -51,9 +51,9 @@ import {
   hostTemplate,
   logFor,
   hostSocketPolicy,
+  resolveUser,
   switchUser,
   sessionFor,
-  warnUnsupported,
   type Options,
 } from "@x/engine";
 import { QemuConnection, QemuSink } from "./qemu-link.js";
@@ -84,6 +84,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     hooks.tell?.(line);
   };
   try {
+    if (o.runas) resolveUser(o.runas);
     const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
     const cfg = buildNetConfig(o, template);
     log.debug(`template interface ${cfg.template.ifname || "(none)"}: ${describeConfig(cfg)}`);
@@ -93,7 +94,6 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     const sockets = new SyscallSockets(undefined, hostSocketPolicy(o));
     cleanups.push(() => sockets.closeAll());
     const sink = new QemuSink();
-    warnUnsupported(o, log);
     // --fd: no listening socket, one connection, and passt ends with it.
     // Checked before anything starts, so that a wrong descriptor is the only line.
     const adopted = o.fd;

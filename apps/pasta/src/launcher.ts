@@ -84,6 +84,8 @@ function usernsToJoin(o: Options): string | undefined {
 
 async function launch(argv: string[], o: Options, rootless: boolean, detach: boolean): Promise<number> {
   const [r, w] = pipe();
+  // With a PID, its user namespace is joined even under --netns-only: that
+  // is the only way an unprivileged caller may enter its network namespace.
   const join = rootless ? usernsToJoin(o) : undefined;
   let usernsFd: number | undefined;
   try {
@@ -106,9 +108,11 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
     pid = spawn({
       argv: [process.execPath, ...process.execArgv, script, ...argv],
       env,
-      newUser: rootless && usernsFd === undefined,
+      // --netns-only: no user namespace of our own, even to run a command in.
+      newUser: rootless && usernsFd === undefined && !o.netnsOnly,
       ...(usernsFd !== undefined ? { usernsFd } : {}),
-      keepFds: [w],
+      // -F: the tap descriptor the networking process is to use.
+      keepFds: o.fd !== undefined ? [w, o.fd] : [w],
       newSession: detach,
       ...(detach ? { stdin: devNull, stdout: devNull, stderr: devNull } : {}),
     });

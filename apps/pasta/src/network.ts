@@ -23,7 +23,7 @@
  *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
  *     the pid file, and exit with the command's status.
  */
-import { existsSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsReadFiles, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
   AutoForwarder,
@@ -41,6 +41,7 @@ import {
   hostTemplate,
   hostSocketPolicy,
   logFor,
+  resolveUser,
   switchUser,
   readTables,
   sessionFor,
@@ -60,7 +61,8 @@ function pidGone(pid: number): () => boolean {
 
 /** True once `path` no longer refers to the namespace behind `nsFd` (deleted or unmounted). */
 function netnsFileGone(path: string, nsFd: number): () => boolean {
-  const ino = Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/self/fd/${nsFd}`))?.[1] ?? -1);
+  // fstat, not readlink: a descriptor opened through a bind mount reads back as the path.
+  const ino = fstatSync(nsFd).ino;
   return () => {
     try {
       return statSync(path).ino !== ino;
@@ -68,6 +70,18 @@ function netnsFileGone(path: string, nsFd: number): () => boolean {
       return true;
     }
   };
+}
+
+/** The interface name of tap descriptor `fd` (-F), from its fdinfo; undefined when it is no tap. */
+function tapName(fd: number): string | undefined {
+  try {
+    const st = fstatSync(fd);
+    // /dev/net/tun is character device 10:200.
+    if (!st.isCharacterDevice() || st.rdev !== ((10 << 8) | 200)) return undefined;
+    return /^iff:\s*(\S+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The namespace file for --netns NAME|PATH: a bare name lives in /run/netns. */
@@ -160,6 +174,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
     return 1;
   };
   try {
+    if (o.runas) resolveUser(o.runas);
     const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
     const cfg = buildNetConfig(o, template);
     const configNet = o.configNet ?? (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined));
@@ -168,7 +183,14 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
     const ifname = o.nsIfname ?? (template.ifname || "tap0");
     // A virtio-net header lets bursts for the namespace go in as offload
     // frames (see TapSink). With -F the tap is the caller's, opened without one.
-    const tap = o.fd !== undefined ? { fd: o.fd, name: ifname } : netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
+    let tap: { fd: number; name: string };
+    if (o.fd !== undefined) {
+      const name = tapName(o.fd);
+      if (name === undefined) return fail(`--fd ${o.fd}: not an open tap device`);
+      tap = { fd: o.fd, name };
+    } else {
+      tap = netnsOpenTap(nsFd, { name: ifname, up: false, vnetHdr: true });
+    }
     const vnetHdr = o.fd !== undefined ? 0 : VNET_HDR_LEN;
     cleanups.push(() => close(tap.fd));
     await configureNamespace(nsFd, tap.name, cfg, configNet, log, o.nsMac);

@@ -80,6 +80,16 @@ function perFamily(field: PerFamily, what: string, none?: (o: Options) => void):
   };
 }
 
+/** An address a guest can be given: not unspecified, loopback, multicast, broadcast or IPv6 link-local (C refuses them too). */
+function assignable(a: Uint8Array): boolean {
+  if (a.length === 4) {
+    const [b0 = 0] = a;
+    return !(a.every((b) => b === 0) || b0 === 127 || (b0 >= 224 && b0 <= 239) || a.every((b) => b === 255));
+  }
+  const zeroTo14 = a.subarray(0, 15).every((b) => b === 0);
+  return !(zeroTo14 && (a[15] === 0 || a[15] === 1)) && a[0] !== 0xff && !(a[0] === 0xfe && ((a[1] ?? 0) & 0xc0) === 0x80);
+}
+
 export function integer(value: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`invalid number '${value}' for ${name}`);
   const n = Number(value);
@@ -233,6 +243,7 @@ export const SPECS: Spec[] = [
     dflt: "the address of the host interface with the default route",
     apply: (o, v, n) => {
       const a = need(parseIpAddr(v), n, v, "address");
+      if (!assignable(a)) throw new UsageError(`Invalid address: ${v}`);
       if (a.length === 4) o.address4 = a;
       else o.address6 = a;
     },

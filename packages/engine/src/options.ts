@@ -246,7 +246,7 @@ function parse(mode: Mode, argv: readonly string[]): Options {
     if ((o.netns || o.targetPid) && o.command.length > 0 && o.targetPid === undefined) {
       throw new UsageError("a command cannot be given together with --netns");
     }
-    if (o.userns && !o.netns && o.targetPid === undefined) throw new UsageError("--userns needs --netns or a PID");
+    // --userns without --netns or a PID: C ignores it (the command gets namespaces of its own), and so do we.
   }
   // pasta forwards 'auto' in each direction it was told nothing about, as the C pasta does.
   const given = (specs: PortSpec[]): PortSpec[] => (specs.length === 0 && mode === "pasta" ? [parsePortSpec("auto")] : specs);
@@ -257,7 +257,9 @@ function parse(mode: Mode, argv: readonly string[]): Options {
   if (o.userns === undefined && o.netns !== undefined) o.netnsOnly = true;
   if (o.address4 && !o.ipv4) throw new UsageError("an IPv4 address was given with --ipv6-only");
   if (o.address6 && !o.ipv6) throw new UsageError("an IPv6 address was given with --ipv4-only");
-  if (o.quiet && o.debug) throw new UsageError("--quiet and --debug cannot be used together");
+  if (mode === "passt" && [o.tcpIn, o.udpIn].some((p) => p.mode === "auto")) {
+    throw new UsageError("'auto' port forwarding is only allowed for pasta");
+  }
   if (o.fd !== undefined && o.socket !== undefined) throw new UsageError("--fd and --socket cannot be used together");
   return o;
 }

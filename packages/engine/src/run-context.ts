@@ -49,6 +49,20 @@ export function hostSocketPolicy(o: Options): HostSocketPolicy {
   };
 }
 
+/** Our effective uid as the host's user namespace sees it (through /proc/self/uid_map). */
+function outerUid(): number {
+  const euid = process.geteuid?.() ?? 0;
+  try {
+    for (const line of readFileSync("/proc/self/uid_map", "utf8").trim().split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number) as [number, number, number];
+      if (euid >= inside && euid < inside + count) return outside + (euid - inside);
+    }
+  } catch {
+    /* no /proc: take the uid as it is */
+  }
+  return euid;
+}
+
 /** Looks a name or a number up in /etc/passwd or /etc/group: [id, primary group]. */
 function lookupId(file: string, what: string, name: string): [number, number] {
   let text = "";
@@ -65,15 +79,30 @@ function lookupId(file: string, what: string, name: string): [number, number] {
   throw new Error(`--runas: no such ${what} '${name}'`);
 }
 
+/** --runas's user and group as numbers; throws with one line for an unknown name (checked before anything starts). */
+export function resolveUser(spec: string): { uid: number; gid: number } {
+  const [user, group] = spec.split(":") as [string, string | undefined];
+  const [uid, primary] = lookupId("/etc/passwd", "user", user);
+  const gid = group === undefined ? primary : lookupId("/etc/group", "group", group)[0];
+  return { uid, gid };
+}
+
 /**
  * --runas: becomes the given user and group (the user's own group when
  * none is given) once everything that needs privileges is set up, dropping
  * supplementary groups. Throws with one line when it cannot.
  */
 export function switchUser(spec: string, log: Log): void {
-  const [user, group] = spec.split(":") as [string, string | undefined];
-  const [uid, primary] = lookupId("/etc/passwd", "user", user);
-  const gid = group === undefined ? primary : lookupId("/etc/group", "group", group)[0];
+  const { uid, gid } = resolveUser(spec);
+  // Only root of the host's user namespace changes user. Anyone else (a
+  // rootless pasta is uid 0 only inside its own user namespace) may only
+  // name the user it already is, as with the C implementation.
+  const outer = outerUid();
+  if (outer !== 0) {
+    if (uid !== outer) throw new Error(`--runas ${spec}: cannot become uid ${uid} as uid ${outer}`);
+    log.debug(`--runas ${spec}: already uid ${uid}`);
+    return;
+  }
   try {
     process.setgroups?.([]);
     process.setgid?.(gid);
@@ -123,16 +152,6 @@ export function defaultMaxBindings(limitsText?: string): number {
     /* keep the conservative default */
   }
   return Math.max(256, Math.min(2 * 65536, soft - 512));
-}
-
-/**
- * Says, once, what an option we accept but do not act on means for this
- * run: passt's `-u auto` (pasta implements it, see auto-forward.ts).
- */
-export function warnUnsupported(o: Options, log: Log): void {
-  if (o.udpIn.mode === "auto" || o.udpOut.mode === "auto" || o.tcpIn.mode === "auto") {
-    log.warn("port forwarding 'auto' is pasta only: no ports are forwarded for it; list them with -t and -u");
-  }
 }
 
 /** A GuestSession for these options; `splice` (pasta) enables -U and loopback relaying. */

@@ -134,7 +134,10 @@ describe("command line", () => {
     expect(usage("passt", ["--foreground=yes"])).toBe("option '--foreground' doesn't allow an argument");
     expect(usage("passt", ["--netns", "x"])).toBe("unrecognized option '--netns'");
     expect(usage("pasta", ["--one-off"])).toBe("unrecognized option '--one-off'");
-    expect(usage("pasta", ["-q", "-d"])).toMatch(/cannot be used together/);
+    // C takes both (and so do we: debug wins); and passt has no auto forwarding.
+    expect(parseOptions("pasta", ["-q", "-d", "true"]).debug).toBe(true);
+    expect(usage("passt", ["-t", "auto"])).toBe("'auto' port forwarding is only allowed for pasta");
+    expect(usage("passt", ["-a", "127.0.0.1"])).toBe("Invalid address: 127.0.0.1");
   });
 
   it("passes resolvers and search domains by DHCP/NDP in passt and not in pasta, unless told", () => {

@@ -1,0 +1,3 @@
+module passt-ts/tooling/podman/probe
+
+go 1.21
