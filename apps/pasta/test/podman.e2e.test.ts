@@ -47,6 +47,7 @@ import { fileURLToPath } from "node:url";
 import { HOST4, HOST6, REMOTE4, REMOTE6, World, ensureTunOpen, isRoot, start, until, type Running } from "@x/harness";
 import { OURS } from "./topology.js";
 import { parsePing, pastaSides, type Side } from "./icmp-tools.js";
+import { Scenarios, oneLine } from "./scenarios.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const PODMAN = process.env.PODMAN ?? "/usr/local/bin/podman";
@@ -102,29 +103,13 @@ const PODMAN_VERSION = why ? "" : execFileSync(PODMAN, ["--version"], { encoding
 
 // ---------------------------------------------------------------- recording
 
-interface Outcome {
-  ok: boolean;
-  note: string;
-}
-const results = new Map<string, Map<string, Outcome>>();
+const results = new Scenarios();
 /** What each side's pasta was started with, as podman's debug log shows it. */
 const argvSeen = new Map<string, string>();
 
-const oneLine = (s: string, n = 400): string => s.replace(/\s+/g, " ").trim().slice(0, n);
-
-async function scenario(side: Side, name: string, fn: () => Promise<string>): Promise<void> {
-  const row = results.get(name) ?? new Map<string, Outcome>();
-  results.set(name, row);
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    row.set(side.label, { ok: true, note: `${note} (${Date.now() - t0} ms)` });
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    row.set(side.label, { ok: false, note: `${oneLine(msg, 900)} (${Date.now() - t0} ms)` });
-    // Debian's older pasta (what CI has without the oracle) is recorded, not judged.
-    if (side.ours || side.oracle) throw e;
-  }
+/** Runs and records one scenario; Debian's older pasta (what CI has without the oracle) is recorded, not judged. */
+function scenario(side: Side, name: string, fn: () => Promise<string>): Promise<void> {
+  return results.run(side.label, name, fn, side.ours || side.oracle, 900);
 }
 
 // ---------------------------------------------------------------- processes
@@ -347,7 +332,6 @@ const inRemote = (s: PodmanWorld, argv: string[]): string[] => ["ip", "netns", "
 function podmanWorld(side: Side): PodmanWorld {
   const s = { side, servers: [], pasta: [], ready: false } as unknown as PodmanWorld;
   beforeAll(async () => {
-    const t0 = Date.now();
     const setup = async (): Promise<string> => {
       ensureTunOpen();
       s.user = ensureUser();
@@ -383,16 +367,9 @@ function podmanWorld(side: Side): PodmanWorld {
       podmanOk(await podman(s, ["import", tar, IMAGE], 120_000), "podman import");
       return `${PODMAN_VERSION}; image imported from ${tar}`;
     };
-    const row = results.get("setup: user, world, servers, podman configuration, image import") ?? new Map<string, Outcome>();
-    results.set("setup: user, world, servers, podman configuration, image import", row);
-    try {
-      const note = await setup();
-      row.set(side.label, { ok: true, note: `${note} (${Date.now() - t0} ms)` });
-      s.ready = true;
-    } catch (e) {
-      row.set(side.label, { ok: false, note: oneLine(e instanceof Error ? e.message : String(e), 900) });
-      throw e;
-    }
+    // A setup that fails fails the hook on every side: there is nothing to judge without it.
+    await results.run(side.label, "setup: user, world, servers, podman configuration, image import", setup, true, 900);
+    s.ready = true;
   }, 180_000);
 
   afterAll(async () => {
@@ -639,9 +616,8 @@ describe.skipIf(why !== undefined).each(sides)("rootless podman, --network pasta
 // ---------------------------------------------------------------- report
 
 afterAll(() => {
-  if (results.size === 0) return;
+  if (results.rows.size === 0) return;
   const cols = sides.map((s) => s.label);
-  const cell = (o: Outcome | undefined): string => (o === undefined ? "not run" : `${o.ok ? "PASS" : "FAIL"}: ${o.note}`.replace(/\|/g, "/"));
   const lines = [
     "# rootless podman with pasta: end-to-end report",
     "",
@@ -653,9 +629,7 @@ afterAll(() => {
     "",
     ...[...argvSeen].map(([k, v]) => `- ${k}: \`pasta ${v}\``),
     "",
-    `| scenario | ${cols.join(" | ")} |`,
-    `| --- | ${cols.map(() => "---").join(" | ")} |`,
-    ...[...results].map(([name, row]) => `| ${name} | ${cols.map((c) => cell(row.get(c))).join(" | ")} |`),
+    ...results.table(cols),
   ];
   const text = `${lines.join("\n")}\n`;
   writeFileSync(fileURLToPath(new URL("./podman-report-latest.md", import.meta.url)), text);
