@@ -6,10 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { asUnprivileged, type Netns } from "@x/harness";
+import { asUnprivileged, type Netns, ORACLE_DIRS } from "@x/harness";
 import { Lab } from "./lab.js";
 
-const ORACLE_DIRS = [fileURLToPath(new URL("../../../../shared/oracle/passt-2024_12_11/", import.meta.url)), "/work/shared/oracle/passt-2024_12_11/"];
 
 /** The C passt: the oracle if present, else Debian's /usr/bin/passt. */
 export function cPasst(): { path: string; label: string; oracle: boolean } | undefined {

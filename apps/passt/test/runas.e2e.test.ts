@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { World, isRoot, start, until } from "@x/harness";
+import { World, isRoot, oracleBinary, start, until } from "@x/harness";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const ORACLE = "/work/shared/oracle/passt-2024_12_11/passt";
+const ORACLE = oracleBinary("passt");
 const sides: { label: string; argv: string[] }[] = [
   { label: "ours", argv: [process.execPath, CLI] },
-  ...(existsSync(ORACLE) ? [{ label: "C passt 2024_12_11 (oracle)", argv: [ORACLE] }] : []),
+  ...(ORACLE ? [{ label: "C passt 2024_12_11 (oracle)", argv: [ORACLE] }] : []),
 ];
 
 describe.runIf(isRoot()).each(sides)("passt ($label) --runas", (side) => {

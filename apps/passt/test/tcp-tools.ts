@@ -18,10 +18,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { asUnprivileged, start, until, type Netns, type Running } from "@x/harness";
+import { asUnprivileged, start, until, type Netns, type Running, ORACLE_DIRS } from "@x/harness";
 import { Lab, TAP, run } from "./lab.js";
 
-const ORACLE_DIRS = [fileURLToPath(new URL("../../../../shared/oracle/passt-2024_12_11/", import.meta.url)), "/work/shared/oracle/passt-2024_12_11/"];
 
 /** The C passt: the oracle if present, else Debian's /usr/bin/passt (TCP_C=debian forces the package). */
 export function cPasst(): { path: string; label: string; oracle: boolean } | undefined {

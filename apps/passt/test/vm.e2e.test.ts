@@ -32,11 +32,10 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { isRoot } from "@x/harness";
+import { isRoot, ORACLE_DIRS } from "@x/harness";
 import { VmBench, scenarioNames, type Row } from "../../../tooling/vm/bench.mjs";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const ORACLE_DIRS = [fileURLToPath(new URL("../../../../shared/oracle/passt-2024_12_11/", import.meta.url)), "/work/shared/oracle/passt-2024_12_11/"];
 
 interface Side {
   label: string;

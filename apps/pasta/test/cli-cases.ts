@@ -31,7 +31,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HOST4, Netns, World, asUnprivileged, childrenOf, uniqueName, until } from "@x/harness";
+import { HOST4, Netns, ORACLE_DIRS, World, asUnprivileged, childrenOf, uniqueName, until } from "@x/harness";
 
 export type Cmd = "pasta" | "passt";
 export type Outcome = string;
@@ -384,7 +384,7 @@ export function cases(cmd: Cmd): Case[] {
 // ---------------------------------------------------------------------------
 // Running one case.
 
-const ORACLE_DIR = "/work/shared/oracle/passt-2024_12_11";
+const ORACLE_DIR = (ORACLE_DIRS.find((d) => existsSync(`${d}passt`)) ?? (ORACLE_DIRS[0] as string)).replace(/\/$/, "");
 export const ORACLE: Record<Cmd, string> = { pasta: `${ORACLE_DIR}/pasta`, passt: `${ORACLE_DIR}/passt` };
 export const hasOracle = (cmd: Cmd): boolean => existsSync(ORACLE[cmd]);
 const OURS: Record<Cmd, string[]> = {

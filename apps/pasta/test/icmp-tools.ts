@@ -9,11 +9,9 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { until, type Netns, type Running } from "@x/harness";
+import { until, type Netns, type Running, ORACLE_DIRS } from "@x/harness";
 import type { Impl } from "./topology.js";
 
-const ORACLE_DIR = fileURLToPath(new URL("../../../../shared/oracle/passt-2024_12_11/", import.meta.url));
-const ORACLE_DIRS = [ORACLE_DIR, "/work/shared/oracle/passt-2024_12_11/"];
 
 /** The C pasta or passt to compare with: the 2024_12_11 oracle if present, else Debian's. */
 export function cBinary(name: "pasta" | "passt"): { path: string; label: string } | undefined {

@@ -2,21 +2,22 @@
 // complete as the C release's: every long option the oracle's --help lists
 // (or, without the oracle, its man page) is in ours, with a description.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { oracleBinary } from "@x/harness";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-const ORACLE = "/work/shared/oracle/passt-2024_12_11";
 const CLI = { pasta: join(ROOT, "apps/pasta/dist/cli.js"), passt: join(ROOT, "apps/passt/dist/cli.js") };
 
 /** Long options the C release documents for one command. */
 function cOptions(mode: "pasta" | "passt"): string[] {
   let text: string;
-  if (existsSync(join(ORACLE, mode))) {
-    text = execFileSync(join(ORACLE, mode), ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).toString();
+  const oracle = oracleBinary(mode);
+  if (oracle) {
+    text = execFileSync(oracle, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).toString();
   } else {
     // The names, recorded from the same release.
     text = readFileSync(join(ROOT, "apps/pasta/test/fixtures/c-help-" + mode + ".txt"), "utf8");

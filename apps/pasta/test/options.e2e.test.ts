@@ -99,19 +99,53 @@ describe.runIf(isRoot()).each(sides)("pasta ($label): what the options mean", (s
     writeReport();
   });
 
-  /** Starts pasta with `args`, a peer server in its namespace, and returns what a host-loopback client sees. */
-  async function landing(args: string[]): Promise<string> {
-    const p = await startPasta(world, side.impl, ["-f", "--config-net", "-t", String(PORT), "-T", "none", "-u", String(PORT), "-U", "none", ...args]);
+  /**
+   * Starts pasta with `forwards` and `args` and a peer server in its
+   * namespace; returns what a client sees from each of `from` (a
+   * namespace's name and the address it sends to).
+   */
+  async function seenFrom(forwards: string[], args: string[], from: [string, string][]): Promise<string[]> {
+    const p = await startPasta(world, side.impl, ["-f", "--config-net", ...forwards, "-T", "none", "-U", "none", ...args]);
     runs.push(p);
     const server = start(inNs(p.nsPid, ["python3", "-u", join(dir, "server.py"), String(PORT), "0.0.0.0"]), { deadlineMs: 300_000 });
     procs.push(server);
-    await until(() => server.out().includes("ready"), 5_000, "the namespace's server");
-    const r = await run(inNetns(world.host.name, ["python3", join(dir, "client.py"), "127.0.0.1", String(PORT)]), 15_000);
-    await p.stop();
-    server.kill("SIGKILL");
-    if (!r.ok) throw new Error(r.out.trim().split("\n").slice(-1)[0] ?? "client failed");
-    return r.out.trim();
+    try {
+      await until(() => server.out().includes("ready"), 5_000, "the namespace's server");
+      const out: string[] = [];
+      for (const [ns, addr] of from) {
+        const r = await run(inNetns(ns, ["python3", join(dir, "client.py"), addr, String(PORT)]), 15_000);
+        if (!r.ok) throw new Error(r.out.trim().split("\n").slice(-1)[0] ?? "client failed");
+        out.push(r.out.trim());
+      }
+      return out;
+    } finally {
+      await p.stop();
+      server.kill("SIGKILL");
+    }
   }
+
+  /** What a host-loopback client sees of the namespace's server through -t and -u. */
+  async function landing(args: string[]): Promise<string> {
+    const [seen] = await seenFrom(["-t", String(PORT), "-u", String(PORT)], args, [[world.host.name, "127.0.0.1"]]);
+    return seen as string;
+  }
+
+  it("limits -u %lo/PORT to the host's loopback and -u %eth0/PORT to that interface", async () => {
+    await scenario(side, `-u %lo/${PORT} and -u %eth0/${PORT}: UDP from the host's loopback and from the remote`, async () => {
+      const from: [string, string][] = [
+        [world.host.name, "127.0.0.1"],
+        [world.remote.name, HOST4],
+      ];
+      const udp = (line: string): string => /udp=(\S+)/.exec(line)?.[1] ?? line;
+      const lo = (await seenFrom(["-t", "none", "-u", `%lo/${PORT}`], [], from)).map(udp);
+      const eth = (await seenFrom(["-t", "none", "-u", `%eth0/${PORT}`], [], from)).map(udp);
+      // The remote sends from its own address on the link, the host's gateway.
+      const want = [HOST4, "TimeoutError", "TimeoutError", GW4];
+      const got = [...lo, ...eth];
+      if (got.join() !== want.join()) throw new Error(`%lo: loopback ${lo[0]}, remote ${lo[1]}; %eth0: loopback ${eth[0]}, remote ${eth[1]}`);
+      return `%lo: loopback answered, remote not; %eth0: remote answered (seen as ${GW4}), loopback not`;
+    });
+  }, 60_000);
 
   it("lands host-loopback -t/-u traffic on the namespace's own address by default", async () => {
     await scenario(side, "host loopback -> namespace (default): peer seen in the namespace", async () => {

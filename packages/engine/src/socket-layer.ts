@@ -143,6 +143,7 @@ export class SyscallSockets implements SocketLayer {
     const p = this.policy;
     try {
       let local = address;
+      if (spec.interface) bindToDevice(fd, spec.interface);
       if (spec.outbound) {
         const device = spec.family === 4 ? p.outboundIf4 : p.outboundIf6;
         const source = spec.family === 4 ? p.outbound4 : p.outbound6;

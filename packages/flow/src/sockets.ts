@@ -58,6 +58,8 @@ export interface SocketSpec {
    * outbound address and interface (-o, --outbound-if4/6).
    */
   readonly outbound?: boolean;
+  /** SO_BINDTODEVICE: a forwarded port limited to one interface (`%IF` in a port spec). */
+  readonly interface?: string;
 }
 
 /**

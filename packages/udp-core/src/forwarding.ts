@@ -65,7 +65,7 @@ export class Forwarding {
     const failures: ForwardFailure[] = [];
     for (const l of s.inbound.listeners()) {
       const fam = familyOf(l.family) as AddressFamily;
-      if (s.enabled[fam.index] === 1) this.openInbound(fam, l.port, l.target, l.bindAddress, failures);
+      if (s.enabled[fam.index] === 1) this.openInbound(fam, l.port, l.target, l.bindAddress, failures, l.bindInterface);
     }
     if (s.splice) {
       for (const l of s.outbound.listeners()) {
@@ -86,11 +86,14 @@ export class Forwarding {
     target: number,
     bindAddress: Uint8Array | null,
     failures: ForwardFailure[],
+    bindInterface: string | null = null,
   ): { slot: number; spliced: boolean } {
     const s = this.s;
     let spliced = false;
     const loopbackOnly = bindAddress !== null && fam.isLoopback(bindAddress, 0);
-    if (s.spliceInbound && (bindAddress === null || loopbackOnly)) {
+    // A forward limited to an interface other than the loopback (%IF) has no loopback traffic to splice.
+    const onLoopback = bindInterface === null || bindInterface === 'lo';
+    if (s.spliceInbound && onLoopback && (bindAddress === null || loopbackOnly)) {
       spliced = this.openSpliceListener(fam, 'host', port, target, failures);
     }
     if (s.spliceInbound && loopbackOnly) return { slot: -1, spliced };
@@ -103,7 +106,7 @@ export class Forwarding {
       );
     }
     try {
-      const h = s.sockets.open({ family: fam.family, side: 'host', address, port, v6only: true });
+      const h = s.sockets.open({ family: fam.family, side: 'host', address, port, v6only: true, ...(bindInterface ? { interface: bindInterface } : {}) });
       const slot = BindingTable.slot(fam, target);
       s.bindings.setPermanent(slot, h, port);
       this.permanentHandles.push(h);

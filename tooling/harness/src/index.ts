@@ -7,8 +7,9 @@
  * 203.0.113.0/24, 2001:db8::/32) and nothing is ever sent to the machine's own
  * network. Child processes are started with a deadline and killed by PID.
  */
+import { fileURLToPath } from "node:url";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 
 let counter = 0;
 
@@ -179,3 +180,19 @@ export function childrenOf(pid: number): number[] {
   }
 }
 export * from "./gc.js";
+
+/**
+ * Where the C oracle (passt/pasta 2024_12_11, prebuilt) may be: beside the
+ * project's checkout (../shared/oracle, as on CI) or at /work/shared/oracle.
+ * Each entry ends with a slash.
+ */
+export const ORACLE_DIRS: readonly string[] = [
+  fileURLToPath(new URL("../../../../shared/oracle/passt-2024_12_11/", import.meta.url)),
+  "/work/shared/oracle/passt-2024_12_11/",
+];
+
+/** The oracle's binary of that name, if there is one. */
+export function oracleBinary(name: "passt" | "pasta"): string | undefined {
+  for (const d of ORACLE_DIRS) if (existsSync(`${d}${name}`)) return `${d}${name}`;
+  return undefined;
+}
