@@ -14,6 +14,7 @@ import { iperf, iperf3, sockperf, manyFlows, pingLatency, crr } from "./lib/meas
 import { cleanup, installSignalHandlers, memOf, run as runCmd, sleep } from "./lib/proc.mjs";
 import { judge, markdown, stats, svg } from "./lib/report.mjs";
 import { summarise, profileMarkdown } from "./lib/profile.mjs";
+import { soakMarkdown, soakOne, soakSvg } from "./lib/soak.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,7 +33,9 @@ function usage() {
   --out DIR         where latest.{json,md,svg} go (default docs/bench)
   --no-write        print only
   --list            list the scenario ids and exit
-  --smoke           ~40 s check that the harness works (one short run, nothing written); exit 1 if broken`;
+  --smoke           ~40 s check that the harness works (one short run, nothing written); exit 1 if broken
+  --soak MINUTES    instead of the scenarios: each of --impls (ours,c by default here) for MINUTES under mixed
+                    traffic, RSS and descriptors sampled; writes soak-latest.{json,md,svg}`;
 }
 
 function parseArgs(argv) {
@@ -66,6 +69,7 @@ function parseArgs(argv) {
       case "--no-write": o.write = false; break;
       case "--list": o.list = true; break;
       case "--smoke": o.smoke = true; break;
+      case "--soak": o.soak = num(); break;
       case "-h": case "--help": console.log(usage()); process.exit(0);
       default: throw new Error(`unknown argument ${a}\n${usage()}`);
     }
@@ -232,6 +236,18 @@ async function main() {
   installSignalHandlers();
   await checkTools(o);
   await buildProbe();
+  if (o.soak) {
+    const ids = o.argv.includes("--impls") ? o.impls.filter((id) => id !== "limit") : ["ours", "c"];
+    const results = [];
+    for (const id of ids) results.push(await soakOne(id, o.soak));
+    for (const r of results) console.log(`soak ${r.id}: RSS ${r.rss.first.toFixed(1)} -> ${r.rss.last.toFixed(1)} MiB (${r.rss.pct.toFixed(1)} %), fds ${r.fds.first} -> ${r.fds.last}`);
+    if (o.write) {
+      fs.writeFileSync(path.join(o.out, "soak-latest.json"), `${JSON.stringify({ date: new Date().toISOString(), c: C_BIN.label, results }, null, 1)}\n`);
+      fs.writeFileSync(path.join(o.out, "soak-latest.md"), soakMarkdown(results, C_BIN.label));
+      fs.writeFileSync(path.join(o.out, "soak-latest.svg"), soakSvg(results));
+    }
+    return 0;
+  }
   if (o.profileOnly) {
     // Re-profile against the rows of the last full run and update its outputs.
     const file = path.join(o.out, "latest.json");

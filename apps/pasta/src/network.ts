@@ -23,7 +23,8 @@
  *  6. when the command ends, or on SIGTERM/SIGINT, close everything, remove
  *     the pid file, and exit with the command's status.
  */
-import { existsSync, fstatSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, readlinkSync, statSync, unlinkSync, watch, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { close, createNetns, hasCode, namespacePath, netnsOpenTap, netnsReadFiles, netnsWriteFile, openNamespace, spawn, waitPid } from "@x/syscalls";
 import {
   AutoForwarder,
@@ -251,13 +252,23 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
       // (PID), or its file (--netns: deleted, or no longer the namespace we
       // hold, once unmounted), as the C pasta watches it.
       const gone = o.targetPid !== undefined ? pidGone(o.targetPid) : netnsFileGone(netnsPath(o), nsFd);
-      const t = setInterval(() => {
-        if (gone()) {
-          log.info("the namespace is gone: exiting");
-          stop(0);
-        }
-      }, NETNS_WATCH_MS);
+      const check = (): void => {
+        if (!gone()) return;
+        log.info("the namespace is gone: exiting");
+        stop(0);
+      };
+      const t = setInterval(check, NETNS_WATCH_MS);
       cleanups.push(() => clearInterval(t));
+      // The file's folder watched too (inotify), so that its removal is seen at once; the poll stays for what inotify misses (unmounts).
+      if (o.targetPid === undefined) {
+        try {
+          const w = watch(dirname(netnsPath(o)), { persistent: false }, check);
+          w.on("error", () => w.close());
+          cleanups.push(() => w.close());
+        } catch {
+          /* the poll alone */
+        }
+      }
     }
     if (o.runas) switchUser(o.runas, log);
     ready();

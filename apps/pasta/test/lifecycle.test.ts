@@ -129,6 +129,44 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     }
   });
 
+  it("-F uses a tap descriptor it inherits instead of making one, and configures it with --config-net", async () => {
+    const ns = new Netns(uniqueName("plf"));
+    const dir = mkdtempSync(join(tmpdir(), "pasta-fd-"));
+    chmodSync(dir, 0o755);
+    const pidFile = join(dir, "pasta.pid");
+    let pid = 0;
+    try {
+      // Opens a tap called tapf inside the namespace (python3's fcntl: TUNSETIFF, IFF_TAP | IFF_NO_PI) and execs pasta on it as fd 3.
+      const opener = [
+        "import fcntl, os, struct, sys",
+        "fd = os.open('/dev/net/tun', os.O_RDWR)",
+        "fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', b'tapf', 0x0002 | 0x1000))",
+        "os.dup2(fd, 3); os.set_inheritable(3, True)",
+        "os.execvp(sys.argv[1], sys.argv[1:])",
+      ].join("\n");
+      const args = ["-F", "3", "--netns", ns.name, "--config-net", "-t", "none", "-T", "none", "-u", "none", "-U", "none", "-q", "-P", pidFile];
+      const r = spawnSync("ip", ["netns", "exec", ns.name, "python3", "-c", opener, "ip", "netns", "exec", world.host.name, ...OURS.argv, ...args], {
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      pid = Number(readFileSync(pidFile, "utf8"));
+      await until(() => ns.sh(["ip", "-o", "addr", "show", "tapf"]).includes("203.0.113.2/24"), 5000, "tapf configured");
+      const echo = echoServer(inNetns(world.remote.name, []), 4, REMOTE4, 7108);
+      try {
+        await settle(200);
+        const ex = await exchange(inNetns(ns.name, []), dir, 4, REMOTE4, 7108, 300);
+        expect(ex.ok, ex.detail).toBe(true);
+      } finally {
+        echo.kill("SIGKILL");
+      }
+    } finally {
+      if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
+      ns.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("with --dns-forward sends DNS for the forward address to the --dns-host resolver, and the answer comes from the forward address", async () => {
     const resolver = echoServer(inNetns(world.remote.name, []), 4, REMOTE4, 53);
     const p = await startPasta(world, OURS, ["-f", "--config-net", "-t", "none", "-T", "none", "--dns-forward", "169.254.1.1", "--dns-host", REMOTE4]);
