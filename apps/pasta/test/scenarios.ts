@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+
 /**
  * Side-by-side results of the end-to-end tests: a row per scenario, a
  * column per implementation (ours, the C pasta), each cell a pass or a
@@ -32,6 +34,11 @@ export class Scenarios {
       this.record(name, label, { ok: false, note: `${oneLine(msg, noteLength)} (${Date.now() - t0} ms)` });
       if (judged) throw e;
     }
+  }
+
+  /** Writes `file` (a report beside the tests): a heading, what made it, and the table. */
+  write(file: URL, heading: string, about: string, labels: string[]): void {
+    writeFileSync(file, `${[`# ${heading}`, "", about, "", ...this.table(labels)].join("\n")}\n`);
   }
 
   /** The table, one column per label, in the order the scenarios first ran. */
