@@ -7,7 +7,8 @@
  * into each app's man/ folder, which its package ships: `man pasta` works
  * after a global install.
  */
-import { SPECS, textFor, type Spec } from "./option-table.js";
+import { SPECS } from "./option-table.js";
+import { textFor, type Spec } from "./option-spec.js";
 import type { Mode } from "./options.js";
 
 const USAGE: Record<Mode, string[]> = {

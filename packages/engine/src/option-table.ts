@@ -12,106 +12,14 @@
  *
  * A text that differs between the commands (the port options forward "to
  * the guest" in passt and "to the namespace" in pasta, with other
- * defaults) is given per mode.
+ * defaults) is given per mode. What a row is, and the value parsers rows
+ * share, are in option-spec.ts; pasta's namespace rows in pasta-options.ts.
  */
-import { isWireError, parseIpv4Addr, parseMac, parseIpAddr, type WireError } from "@x/l2";
-import { parsePortSpec, type PortSpec } from "@x/flow";
+import { parseMac, parseIpAddr } from "@x/l2";
+import { parsePortSpec } from "@x/flow";
 import { UsageError } from "./usage-error.js";
-import type { Mode, Options } from "./options.js";
-
-/** A text for both commands, or one for each. */
-export type Text = string | { passt: string; pasta: string };
-
-export function textFor(t: Text, mode: Mode): string {
-  return typeof t === "string" ? t : t[mode];
-}
-
-/** What several occurrences of one option add up to, while parsing. */
-export interface Collect {
-  udpIn: PortSpec[];
-  udpOut: PortSpec[];
-  tcpIn: PortSpec[];
-  tcpOut: PortSpec[];
-}
-
-export interface Spec {
-  long: string;
-  short?: string;
-  /** Other long names for the same option (passt's --socket-path). */
-  aliases?: string[];
-  /** The value's name in --help and the man page; absent for a flag. */
-  arg?: string;
-  /** The commands that take it; both when absent. */
-  modes?: Mode[];
-  /** One line for --help. */
-  help: Text;
-  /** The man page's paragraph (our words); the help line when absent. */
-  man?: Text;
-  /** The default, as --help and the man page state it. */
-  dflt?: Text;
-  deprecated?: boolean;
-  /** Ours, not in passt(1). */
-  ours?: boolean;
-  apply: (o: Options, value: string, name: string, c: Collect) => void;
-}
-
-function need(v: Uint8Array | WireError, name: string, value: string, what: string): Uint8Array {
-  if (isWireError(v)) throw new UsageError(`invalid ${what} '${value}' for ${name}`);
-  return v;
-}
-
-/** Options that take one address and keep it per family. */
-type PerFamily = "gateway" | "mapHostLoopback" | "mapGuestAddr" | "dnsForward" | "dnsHost" | "outbound";
-
-/**
- * The `apply` of an option taking one IPv4 or IPv6 address, kept per
- * family (the last of each family wins, as in passt); `none`, where the
- * option allows it, runs `none` instead.
- */
-function perFamily(field: PerFamily, what: string, none?: (o: Options) => void): Spec["apply"] {
-  return (o, v, n) => {
-    if (none && v === "none") {
-      none(o);
-      return;
-    }
-    const a = need(parseIpAddr(v), n, v, what);
-    if (a.length === 4) o[`${field}4`] = a;
-    else o[`${field}6`] = a;
-  };
-}
-
-/** An address a guest can be given: not unspecified, loopback, multicast, broadcast or IPv6 link-local (C refuses them too). */
-function assignable(a: Uint8Array): boolean {
-  if (a.length === 4) {
-    const [b0 = 0] = a;
-    return !(a.every((b) => b === 0) || b0 === 127 || (b0 >= 224 && b0 <= 239) || a.every((b) => b === 255));
-  }
-  const zeroTo14 = a.subarray(0, 15).every((b) => b === 0);
-  return !(zeroTo14 && (a[15] === 0 || a[15] === 1)) && a[0] !== 0xff && !(a[0] === 0xfe && ((a[1] ?? 0) & 0xc0) === 0x80);
-}
-
-export function integer(value: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`invalid number '${value}' for ${name}`);
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`${name} ${n} out of range ${min}-${max}`);
-  return n;
-}
-
-function netmask(o: Options, v: string, n: string): void {
-  if (/^\d+$/.test(v)) {
-    o.prefix4 = integer(v, n, 0, 32);
-    return;
-  }
-  const m = need(parseIpv4Addr(v), n, v, "netmask");
-  const bits = (((m[0] ?? 0) << 24) | ((m[1] ?? 0) << 16) | ((m[2] ?? 0) << 8) | (m[3] ?? 0)) >>> 0;
-  const len = Math.clz32(~bits >>> 0);
-  const want = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  if (bits !== want) throw new UsageError(`invalid netmask '${v}' for ${n}`);
-  o.prefix4 = len;
-}
-
-/** The smallest --log-size the C release takes (it refuses 40959). */
-export const LOG_SIZE_MIN = 40960;
+import { LOG_SIZE_MIN, assignable, integer, need, netmask, perFamily, type Spec } from "./option-spec.js";
+import { PASTA_NAMESPACE_SPECS } from "./pasta-options.js";
 
 const SPEC_TEXT =
   "SPEC: none; all (passt) or auto (pasta); or a comma-separated list of ports and ranges (22, 22-80), " +
@@ -444,92 +352,7 @@ export const SPECS: Spec[] = [
     apply: (_o, v, _n, c) => void c.udpOut.push(parsePortSpec(v)),
   },
   // pasta's namespace.
-  {
-    long: "ns-ifname",
-    short: "I",
-    arg: "NAME",
-    modes: ["pasta"],
-    help: "The tap's name in the namespace",
-    man: "The name of the tap interface made in the namespace.",
-    dflt: "the template interface's name, else tap0",
-    apply: (o, v) => (o.nsIfname = v),
-  },
-  {
-    long: "host-lo-to-ns-lo",
-    modes: ["pasta"],
-    deprecated: true,
-    help: "Host-loopback forwards land on the namespace's loopback",
-    man: "Connections and datagrams forwarded with -t and -u from the host's loopback reach the namespace's loopback too. Without it they reach the namespace's own address, from that address, so that what listens only on the namespace's loopback is not exposed.",
-    apply: (o) => (o.hostLoToNsLo = true),
-  },
-  {
-    long: "userns",
-    arg: "NSPATH",
-    modes: ["pasta"],
-    help: "The user namespace to join",
-    dflt: "with a PID, that process's user namespace",
-    apply: (o, v) => (o.userns = v),
-  },
-  {
-    long: "netns",
-    arg: "PATH|NAME",
-    modes: ["pasta"],
-    help: "The network namespace to join",
-    man: "The network namespace to join, as a path, or as a name under /run/netns as ip-netns(8) names them. Not with a PID.",
-    apply: (o, v) => (o.netns = v),
-  },
-  {
-    long: "netns-only",
-    modes: ["pasta"],
-    help: "Join or make no user namespace",
-    man: "Join only the network namespace, not a user namespace. Implied by --netns without --userns.",
-    apply: (o) => (o.netnsOnly = true),
-  },
-  {
-    long: "no-netns-quit",
-    modes: ["pasta"],
-    help: "Keep running when the joined namespace goes away",
-    man: "Keep running when the joined namespace goes away: its file (--netns) is deleted, or its process (PID) ends.",
-    apply: (o) => (o.noNetnsQuit = true),
-  },
-  {
-    long: "config-net",
-    modes: ["pasta"],
-    help: "Give the tap its addresses, routes and MTU",
-    man: "Give the namespace's tap its addresses, routes and MTU, and bring it up.",
-    apply: (o) => (o.configNet = true),
-  },
-  {
-    long: "no-copy-routes",
-    modes: ["pasta"],
-    deprecated: true,
-    help: "Set only the default route (we never copy more)",
-    man: "With --config-net, set only the default route. We never copy more than that: accepted for compatibility.",
-    apply: (o) => (o.noCopyRoutes = true),
-  },
-  {
-    long: "no-copy-addrs",
-    modes: ["pasta"],
-    deprecated: true,
-    help: "Set one address per family (we never copy more)",
-    man: "With --config-net, set a single address per family. We never set more than that: accepted for compatibility.",
-    apply: (o) => (o.noCopyAddrs = true),
-  },
-  {
-    long: "ns-mac-addr",
-    arg: "ADDR",
-    modes: ["pasta"],
-    help: "The tap's MAC address",
-    dflt: "the tap driver's pseudorandom address",
-    apply: (o, v, n) => (o.nsMac = need(parseMac(v), n, v, "MAC address")),
-  },
-  {
-    long: "no-splice",
-    modes: ["pasta"],
-    help: "Carry host-loopback forwards through the tap",
-    man: "Carry forwarded traffic from the host's loopback through the tap like any other, instead of joining the sockets of the two loopbacks.",
-    apply: (o) => (o.splice = false),
-  },
+  ...PASTA_NAMESPACE_SPECS,
   // Ours.
   {
     long: "max-bindings",

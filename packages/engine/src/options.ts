@@ -13,7 +13,8 @@
  * --no-tcp, --no-udp and --no-icmp turn a transport off.
  */
 import { mergePortSpecs, parsePortSpec, PortSpecError, type PortSpec } from "@x/flow";
-import { SPECS, type Collect, type Spec } from "./option-table.js";
+import { SPECS } from "./option-table.js";
+import type { Collect, Spec } from "./option-spec.js";
 import { UsageError } from "./usage-error.js";
 
 export type Mode = "pasta" | "passt";
