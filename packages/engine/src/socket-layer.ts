@@ -45,7 +45,7 @@ import {
   RECORD,
   RecordField,
 } from "@x/syscalls";
-import type { RecvBatch, SendBatch, SocketHandle, SocketLayer, SocketSpec } from "@x/flow";
+import type { Family, RecvBatch, SendBatch, SocketHandle, SocketLayer, SocketSpec } from "@x/flow";
 
 const R_LEN = RecordField.LEN;
 const R_FAMILY = RecordField.FAMILY;
@@ -100,6 +100,13 @@ export interface HostSocketPolicy {
   freebind?: boolean;
 }
 
+/** The outbound interface and source address of one family under `p`, either absent. */
+export function outboundOf(p: HostSocketPolicy, family: Family): { device?: string; source?: Uint8Array } {
+  const device = family === 4 ? p.outboundIf4 : p.outboundIf6;
+  const source = family === 4 ? p.outbound4 : p.outbound6;
+  return { ...(device ? { device } : {}), ...(source ? { source } : {}) };
+}
+
 export class SyscallSockets implements SocketLayer {
   /** UDP GSO for bursts to one peer; switched off for good if the kernel refuses it. */
   private gso = true;
@@ -145,8 +152,7 @@ export class SyscallSockets implements SocketLayer {
       let local = address;
       if (spec.interface) bindToDevice(fd, spec.interface);
       if (spec.outbound) {
-        const device = spec.family === 4 ? p.outboundIf4 : p.outboundIf6;
-        const source = spec.family === 4 ? p.outbound4 : p.outbound6;
+        const { device, source } = outboundOf(p, spec.family);
         if (device) bindToDevice(fd, device);
         if (source && local === "") local = formatAddress(source);
       }

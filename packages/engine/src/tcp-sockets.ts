@@ -50,15 +50,8 @@ import {
 } from "@x/syscalls";
 import { parseIpAddr, isWireError } from "@x/l2";
 import type { AcceptedPeer, ListenSpec, TcpHandle, TcpSocketLayer } from "@x/tcp-core";
-import type { Family, Side } from "@x/flow";
-import type { HostSocketPolicy } from "./socket-layer.js";
-
-/** 127.0.0.0/8 or ::1 (also v4-mapped 127/8). */
-function isLoopbackAddress(a: Uint8Array): boolean {
-  if (a.length === 4) return a[0] === 127;
-  if (a.every((b, i) => (i < 15 ? b === 0 : b === 1))) return true;
-  return a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff && a[12] === 127;
-}
+import { IPV4, IPV6, type Family, type Side } from "@x/flow";
+import { outboundOf, type HostSocketPolicy } from "./socket-layer.js";
 
 /** ns-side sockets made per trip into the namespace. */
 const NS_POOL = 16;
@@ -131,9 +124,8 @@ export class TcpSyscallSockets implements TcpSocketLayer {
   }
 
   connect(h: TcpHandle, family: Family, addr: Uint8Array, at: number, port: number, scopeId: number): boolean {
-    const peer = addr.subarray(at, at + (family === 4 ? 4 : 16));
-    const address = formatAddress(peer);
-    if (!this.nsHandles.has(h) && !isLoopbackAddress(peer)) this.bindOutbound(h, family);
+    const address = formatAddress(addr.subarray(at, at + (family === 4 ? 4 : 16)));
+    if (!this.nsHandles.has(h) && !(family === 4 ? IPV4 : IPV6).isLoopback(addr, at)) this.bindOutbound(h, family);
     return tcpConnect(h, family, address, port, scopeId || undefined) === "connected";
   }
 
@@ -232,9 +224,7 @@ export class TcpSyscallSockets implements TcpSocketLayer {
    * anything but the host's loopback (which no outbound interface reaches).
    */
   private bindOutbound(h: TcpHandle, family: Family): void {
-    const p = this.policy;
-    const device = family === 4 ? p.outboundIf4 : p.outboundIf6;
-    const source = family === 4 ? p.outbound4 : p.outbound6;
+    const { device, source } = outboundOf(this.policy, family);
     if (device) bindToDevice(h, device);
     if (source) bind(h, family, formatAddress(source), 0, family === 6 ? { v6only: true } : undefined);
   }
