@@ -51,6 +51,7 @@ import {
   hostTemplate,
   logFor,
   hostSocketPolicy,
+  templateIfname,
   resolveUser,
   switchUser,
   sessionFor,
@@ -85,7 +86,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
   };
   try {
     if (o.runas) resolveUser(o.runas);
-    const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
+    const template = await hostTemplate(templateIfname(o));
     const cfg = buildNetConfig(o, template);
     log.debug(`template interface ${cfg.template.ifname || "(none)"}: ${describeConfig(cfg)}`);
 

@@ -41,6 +41,7 @@ import {
   describeConfig,
   hostTemplate,
   hostSocketPolicy,
+  templateIfname,
   logFor,
   resolveUser,
   switchUser,
@@ -53,7 +54,7 @@ import {
 } from "@x/engine";
 import { Rtnl } from "@x/netlink";
 
-/** How often the joined namespace's reference is looked at (the C pasta uses inotify; a poll is enough). */
+/** How often the joined namespace's reference is looked at; its file's folder is also watched (inotify), but an unmount changes no folder. */
 const NETNS_WATCH_MS = 250;
 
 function pidGone(pid: number): () => boolean {
@@ -176,7 +177,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
   };
   try {
     if (o.runas) resolveUser(o.runas);
-    const template = await hostTemplate(o.ifname ?? o.outboundIf4 ?? o.outboundIf6);
+    const template = await hostTemplate(templateIfname(o));
     const cfg = buildNetConfig(o, template);
     const configNet = o.configNet ?? (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined));
     const nsFd = o.targetPid !== undefined || o.netns !== undefined ? openNamespace(netnsPath(o), "net") : createNetns();

@@ -172,6 +172,7 @@ export class GuestSession {
       dnsHost6: c.v6?.dnsHost,
     };
     const nat = new AddressMap(gateway, idleTimeoutMs);
+    const splice = this.spliceInto(o);
     this.udp = new UdpEngine(
       {
         ourMac: c.ourMac,
@@ -180,7 +181,7 @@ export class GuestSession {
         inbound: forwardsOf(o.udpIn),
         outbound: forwardsOf(o.udpOut),
         splice: o.splice,
-        ...this.spliceInto(o),
+        ...splice,
         ...gateway,
         hostLinkLocal6: c.template.linkLocal6,
         scopeId6: c.template.ifindex,
@@ -200,7 +201,7 @@ export class GuestSession {
         inbound: forwardsOf(o.tcpIn),
         outbound: forwardsOf(o.tcpOut),
         splice: o.splice,
-        ...this.spliceInto(o),
+        ...splice,
         ...(c.template.ifindex !== undefined ? { scopeId6: c.template.ifindex } : {}),
       },
       { sockets: this.tcpSockets, sink: o.sink, clock: systemClock, logger, flows: this.flows, nat },

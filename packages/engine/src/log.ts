@@ -24,7 +24,7 @@ export interface LogTarget {
   /** -l: the file, and --log-size, its cap in bytes. */
   file?: string;
   fileCap?: number;
-  /** A connected datagram socket to the system logger (see syslogSocket). */
+  /** A connected datagram socket to the system logger (run-context.ts's logFor opens /dev/log). */
   syslogFd?: number;
 }
 

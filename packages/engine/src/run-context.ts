@@ -38,6 +38,11 @@ export function logFor(name: string, o: Options, detached = false): Log {
   return new Log(name, logLevel(o));
 }
 
+/** The host interface addresses and routes are taken from: -i, else --outbound-if4, else --outbound-if6 (else the default route's). */
+export function templateIfname(o: Options): string | undefined {
+  return o.ifname ?? o.outboundIf4 ?? o.outboundIf6;
+}
+
 /** The host socket policy of the options: -o, --outbound-if4/6, --freebind. */
 export function hostSocketPolicy(o: Options): HostSocketPolicy {
   return {
@@ -112,7 +117,6 @@ export function switchUser(spec: string, log: Log): void {
   }
   log.debug(`running as uid ${uid}, gid ${gid}`);
 }
-
 
 export class Cleanups {
   private readonly steps: (() => void)[] = [];
