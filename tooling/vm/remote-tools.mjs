@@ -24,6 +24,20 @@ function bindAll(addrs, make, ready) {
   for (const addr of addrs) make(addr, () => --left === 0 && ready());
 }
 
+/** A UDP socket on each of `addrs` at `port`, each datagram to onMessage(socket, message, peer, addr); "listening" once all are bound. */
+function udpServer(port, addrs, onMessage) {
+  bindAll(
+    addrs,
+    (addr, done) => {
+      const s = dgram.createSocket({ type: family(addr), ipv6Only: addr.includes(":") });
+      s.on("error", (e) => say({ event: "error", addr, error: e.message }));
+      s.on("message", (m, r) => onMessage(s, m, r, addr));
+      s.bind(port, addr, done);
+    },
+    () => process.stdout.write("listening\n"),
+  );
+}
+
 function readName(m, i) {
   const labels = [];
   while (i < m.length && m[i] !== 0) {
@@ -37,44 +51,35 @@ function readName(m, i) {
 
 function dnsServer(port, name, a4, a6, addrs) {
   const want = name.toLowerCase().replace(/\.$/, "");
-  bindAll(
-    addrs,
-    (addr, done) => {
-      const s = dgram.createSocket({ type: family(addr), ipv6Only: addr.includes(":") });
-      s.on("error", (e) => say({ event: "error", addr, error: e.message }));
-      s.on("message", (m, r) => {
-        try {
-          if (m.length < 17 || (m[2] & 0x80) !== 0) return;
-          const q = readName(m, 12);
-          const type = m.readUInt16BE(q.end);
-          const question = m.subarray(12, q.end + 4);
-          const known = q.name === want;
-          const rdata = known && type === 1 ? Buffer.from(a4.split(".").map(Number)) : known && type === 28 ? ipv6Bytes(a6) : undefined;
-          const head = Buffer.alloc(12);
-          m.copy(head, 0, 0, 2);
-          head.writeUInt16BE(0x8180 | (m.readUInt16BE(2) & 0x0100) | (known ? 0 : 3), 2);
-          head.writeUInt16BE(1, 4);
-          head.writeUInt16BE(rdata ? 1 : 0, 6);
-          const parts = [head, question];
-          if (rdata) {
-            const rr = Buffer.alloc(12);
-            rr.writeUInt16BE(0xc00c, 0); // the name in the question
-            rr.writeUInt16BE(type, 2);
-            rr.writeUInt16BE(1, 4);
-            rr.writeUInt32BE(60, 6);
-            rr.writeUInt16BE(rdata.length, 10);
-            parts.push(rr, rdata);
-          }
-          s.send(Buffer.concat(parts), r.port, r.address);
-          say({ event: "query", from: r.address, port: r.port, to: addr, name: q.name, type, answered: Boolean(rdata) });
-        } catch (e) {
-          say({ event: "bad-query", from: r.address, error: e.message });
-        }
-      });
-      s.bind(port, addr, done);
-    },
-    () => process.stdout.write("listening\n"),
-  );
+  udpServer(port, addrs, (s, m, r, addr) => {
+    try {
+      if (m.length < 17 || (m[2] & 0x80) !== 0) return;
+      const q = readName(m, 12);
+      const type = m.readUInt16BE(q.end);
+      const question = m.subarray(12, q.end + 4);
+      const known = q.name === want;
+      const rdata = known && type === 1 ? Buffer.from(a4.split(".").map(Number)) : known && type === 28 ? ipv6Bytes(a6) : undefined;
+      const head = Buffer.alloc(12);
+      m.copy(head, 0, 0, 2);
+      head.writeUInt16BE(0x8180 | (m.readUInt16BE(2) & 0x0100) | (known ? 0 : 3), 2);
+      head.writeUInt16BE(1, 4);
+      head.writeUInt16BE(rdata ? 1 : 0, 6);
+      const parts = [head, question];
+      if (rdata) {
+        const rr = Buffer.alloc(12);
+        rr.writeUInt16BE(0xc00c, 0); // the name in the question
+        rr.writeUInt16BE(type, 2);
+        rr.writeUInt16BE(1, 4);
+        rr.writeUInt32BE(60, 6);
+        rr.writeUInt16BE(rdata.length, 10);
+        parts.push(rr, rdata);
+      }
+      s.send(Buffer.concat(parts), r.port, r.address);
+      say({ event: "query", from: r.address, port: r.port, to: addr, name: q.name, type, answered: Boolean(rdata) });
+    } catch (e) {
+      say({ event: "bad-query", from: r.address, error: e.message });
+    }
+  });
 }
 
 function ipv6Bytes(addr) {
@@ -88,19 +93,10 @@ function ipv6Bytes(addr) {
 }
 
 function udpEcho(port, addrs) {
-  bindAll(
-    addrs,
-    (addr, done) => {
-      const s = dgram.createSocket({ type: family(addr), ipv6Only: addr.includes(":") });
-      s.on("error", (e) => say({ event: "error", addr, error: e.message }));
-      s.on("message", (m, r) => {
-        s.send(m, r.port, r.address);
-        say({ event: "echo", from: r.address, port: r.port, to: addr, bytes: m.length });
-      });
-      s.bind(port, addr, done);
-    },
-    () => process.stdout.write("listening\n"),
-  );
+  udpServer(port, addrs, (s, m, r, addr) => {
+    s.send(m, r.port, r.address);
+    say({ event: "echo", from: r.address, port: r.port, to: addr, bytes: m.length });
+  });
 }
 
 function tcpSource(port, file, addrs) {

@@ -254,19 +254,25 @@ func tcpServer(addrs, port string, handle func(net.Conn)) {
 	forEach(addrs, func(addr string) {
 		l, err := net.Listen("tcp", listenAddr(addr, port))
 		check(err)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(120 * time.Second))
-				handle(c)
-			}()
-		}
+		serveConns(l, 120*time.Second, handle)
 	})
+}
+
+// serveConns hands every connection of l to handle on its own goroutine,
+// closed afterwards, with a deadline so that a stuck peer cannot pin it.
+func serveConns(l net.Listener, deadline time.Duration, handle func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(deadline))
+			handle(c)
+		}()
+	}
 }
 
 func tcpEcho(addr, port string) {
@@ -375,35 +381,24 @@ func dnsServe(addr, port, name, a, aaaa string) {
 	check(err)
 	l, err := net.Listen("tcp", listenAddr(addr, port))
 	check(err)
-	go func() {
+	go serveConns(l, 10*time.Second, func(c net.Conn) {
 		for {
-			c, err := l.Accept()
-			if err != nil {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			var lb [2]byte
+			if _, err := io.ReadFull(c, lb[:]); err != nil {
+				return
 			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				for {
-					var lb [2]byte
-					if _, err := io.ReadFull(c, lb[:]); err != nil {
-						return
-					}
-					q := make([]byte, binary.BigEndian.Uint16(lb[:]))
-					if _, err := io.ReadFull(c, q); err != nil {
-						return
-					}
-					r := dnsAnswer(q, name, a4, a6)
-					if r == nil {
-						return
-					}
-					c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(r))))
-					c.Write(r)
-				}
-			}()
+			q := make([]byte, binary.BigEndian.Uint16(lb[:]))
+			if _, err := io.ReadFull(c, q); err != nil {
+				return
+			}
+			r := dnsAnswer(q, name, a4, a6)
+			if r == nil {
+				return
+			}
+			c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(r))))
+			c.Write(r)
 		}
-	}()
+	})
 	buf := make([]byte, 4096)
 	for {
 		n, from, err := pc.ReadFrom(buf)
