@@ -242,8 +242,9 @@ async function main() {
     for (const id of ids) results.push(await soakOne(id, o.soak));
     for (const r of results) console.log(`soak ${r.id}: RSS ${r.rss.first.toFixed(1)} -> ${r.rss.last.toFixed(1)} MiB (${r.rss.pct.toFixed(1)} %), fds ${r.fds.first} -> ${r.fds.last}`);
     if (o.write) {
-      fs.writeFileSync(path.join(o.out, "soak-latest.json"), `${JSON.stringify({ date: new Date().toISOString(), c: C_BIN.label, results }, null, 1)}\n`);
-      fs.writeFileSync(path.join(o.out, "soak-latest.md"), soakMarkdown(results, C_BIN.label));
+      const date = new Date().toISOString();
+      fs.writeFileSync(path.join(o.out, "soak-latest.json"), `${JSON.stringify({ date, c: C_BIN.label, results }, null, 1)}\n`);
+      fs.writeFileSync(path.join(o.out, "soak-latest.md"), soakMarkdown(results, C_BIN.label, date));
       fs.writeFileSync(path.join(o.out, "soak-latest.svg"), soakSvg(results));
     }
     return 0;

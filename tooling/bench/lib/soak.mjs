@@ -16,6 +16,7 @@
 import { crr, iperf, iperf3, manyFlows, pingLatency } from "./measure.mjs";
 import { memFds, sleep } from "./proc.mjs";
 import { makeWorld, startImpl } from "./impls.mjs";
+import { stats } from "./report.mjs";
 
 const SAMPLE_MS = 5000;
 
@@ -28,10 +29,7 @@ const ROUNDS = [
   { what: "ICMP echo to the remote", run: (inst) => pingLatency(inst, "ns-remote", 4, { secs: 1 }) },
 ];
 
-function median(xs) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
-}
+const median = (xs) => stats(xs)?.median ?? NaN;
 
 /** Drift of the last quarter's median against the first quarter's (after the warm-up), in percent. */
 export function drift(samples, key) {
@@ -124,12 +122,12 @@ export function soakSvg(results) {
 }
 
 /** The markdown account of a soak. */
-export function soakMarkdown(results, cLabel) {
+export function soakMarkdown(results, cLabel, date) {
   const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "–");
   const lines = [
     `# Soak: memory and descriptors under mixed traffic`,
     "",
-    `\`node tooling/bench/run.mjs --soak ${results[0]?.minutes ?? "?"}\`, ${new Date().toISOString()}. C side: ${cLabel}.`,
+    `\`node tooling/bench/run.mjs --soak ${results[0]?.minutes ?? "?"}\`, ${date}. C side: ${cLabel}.`,
     "Rounds, repeated until the end: " + ROUNDS.map((r) => r.what).join("; ") + ".",
     `RSS and descriptors of the networking process every ${SAMPLE_MS / 1000} s; drift: median of the last quarter against the first quarter after a warm-up fifth.`,
     "",
