@@ -52,11 +52,13 @@ function killTree(pid: number): void {
   }
 }
 
-/** Waits until something in the namespace of `prefix` listens on TCP `port` (ss -l). */
-export async function waitListening(prefix: string[], port: number, ms = 10_000): Promise<void> {
+/** Waits until a socket of `family` in the namespace of `prefix` listens on TCP `port` (ss -l). */
+export async function waitListening(prefix: string[], port: number, family: 4 | 6, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await run([...prefix, "ss", "-Hltn", `sport = :${port}`], 5000);
+    // Of this family only: the other family's server on the same port (an
+    // earlier scenario's, still running) must not count as this one's.
+    const r = await run([...prefix, "ss", "-Hltn", `-${family}`, `sport = :${port}`], 5000);
     if (r.ok && r.out.trim() !== "") return;
     if (Date.now() > end) throw new Error(`nothing listens on TCP port ${port} after ${ms} ms: ${r.out.trim().slice(0, 200)}`);
     await new Promise((res) => setTimeout(res, 50));
@@ -126,7 +128,7 @@ export async function socatTransfer(
     direction === "client-sends"
       ? procs.start([...server.prefix, "socat", "-u", listen, `CREATE:${out}`], timeoutMs + 10_000)
       : procs.start([...server.prefix, "socat", "-u", `OPEN:${file},rdonly`, listen], timeoutMs + 10_000);
-  await waitListening(server.prefix, server.port);
+  await waitListening(server.prefix, server.port, server.family);
   const cli =
     direction === "client-sends"
       ? await run([...client.prefix, "socat", "-u", `OPEN:${file},rdonly`, connect], timeoutMs)
@@ -499,7 +501,7 @@ export async function runTool<T>(ep: Endpoint, mode: string, args: (string | num
 export async function startTool(procs: Procs, ep: Endpoint, mode: string, args: (string | number)[] = [], deadlineMs = 120_000): Promise<Running> {
   const r = procs.start(toolArgv(ep, mode, args), deadlineMs);
   try {
-    await waitListening(ep.prefix, ep.port);
+    await waitListening(ep.prefix, ep.port, ep.family);
   } catch (e) {
     throw new Error(`${mode} server on ${ep.addr} port ${ep.port}: ${e instanceof Error ? e.message : String(e)}; stderr: ${r.err().trim().slice(-300)}`);
   }
@@ -546,7 +548,7 @@ export async function throughput(
       : ["iperf", "-s", "-p", String(server.port), "-B", server.addr, ...(v6 ? ["-V"] : [])];
   const srv = procs.start([...server.prefix, ...srvArgv], (seconds + 30) * 1000);
   try {
-    await waitListening(server.prefix, server.port);
+    await waitListening(server.prefix, server.port, server.family);
     const cliArgv =
       tool === "iperf3"
         ? ["iperf3", "-c", client.addr, "-p", String(client.port), "-t", String(seconds), "-J", ...(v6 ? ["-6"] : ["-4"])]
