@@ -32,14 +32,23 @@ const STAGE = "PASST_TS_STAGE";
 const READY_FD = "PASST_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
+  // Started in the background by the native launcher, stderr is /dev/null:
+  // a mistake found before the daemon is ready goes back through the
+  // readiness pipe, which the launcher prints.
+  const staged = process.env[STAGE] === "daemon" ? Number(process.env[READY_FD] ?? "-1") : -1;
+  const refuse = (message: string, hint?: string): number => {
+    if (staged >= 0) {
+      toLauncher(staged, `error ${message}`);
+      if (hint) toLauncher(staged, `say ${hint}`);
+      closeQuietly(staged);
+    } else process.stderr.write(`passt: ${message}\n${hint ? `${hint}\n` : ""}`);
+    return 1;
+  };
   let o: Options;
   try {
     o = parseOptions("passt", argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`passt: ${e.message}\nTry 'passt --help' for more information.\n`);
-      return 1;
-    }
+    if (e instanceof UsageError) return refuse(e.message, "Try 'passt --help' for more information.");
     throw e;
   }
   if (o.help) {
@@ -56,8 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.vhostUser) {
-    process.stderr.write("passt: --vhost-user is not supported by passt-ts: connect qemu with -netdev stream instead\n");
-    return 1;
+    return refuse("--vhost-user is not supported by passt-ts: connect qemu with -netdev stream instead");
   }
   if (process.env[STAGE] === "daemon") {
     const fd = Number(process.env[READY_FD] ?? "-1");

@@ -52,7 +52,7 @@ import {
   logFor,
   hostSocketPolicy,
   templateIfname,
-  resolveUser,
+  checkUser,
   switchUser,
   sessionFor,
   type Options,
@@ -85,7 +85,7 @@ export async function runPasst(o: Options, hooks: RunHooks): Promise<number> {
     hooks.tell?.(line);
   };
   try {
-    if (o.runas) resolveUser(o.runas);
+    if (o.runas) checkUser(o.runas);
     const template = await hostTemplate(templateIfname(o));
     const cfg = buildNetConfig(o, template);
     log.debug(`template interface ${cfg.template.ifname || "(none)"}: ${describeConfig(cfg)}`);

@@ -21,6 +21,8 @@ import { Netns, World, asUnprivileged, start, uniqueName, until, UNPRIVILEGED_UI
 
 export type Impl = "ours" | "debian";
 
+/** Ours as users run it: the native launcher, which starts Node once. */
+export const BIN = fileURLToPath(new URL("../bin/passt", import.meta.url));
 export const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 export const PROBE = fileURLToPath(new URL("./fixtures/udp-probe.mjs", import.meta.url));
 export const TAP = "tap0";
@@ -84,7 +86,7 @@ export class Lab {
 
   /** The passt command line for this implementation, unprivileged, in the host namespace. */
   passtArgv(args: string[]): string[] {
-    const cmd = this.impl === "ours" ? [process.execPath, CLI] : ["passt"];
+    const cmd = this.impl === "ours" ? [BIN] : ["passt"];
     return ["ip", "netns", "exec", this.world.host.name, ...asUnprivileged([...cmd, ...args])];
   }
 

@@ -10,10 +10,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { World, isRoot, oracleBinary, start, until } from "@x/harness";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/passt", import.meta.url));
 const ORACLE = oracleBinary("passt");
 const sides: { label: string; argv: string[] }[] = [
-  { label: "ours", argv: [process.execPath, CLI] },
+  { label: "ours", argv: [BIN] },
   ...(ORACLE ? [{ label: "C passt 2024_12_11 (oracle)", argv: [ORACLE] }] : []),
 ];
 

@@ -35,7 +35,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { isRoot, ORACLE_DIRS } from "@x/harness";
 import { VmBench, scenarioNames, type Row } from "../../../tooling/vm/bench.mjs";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/passt", import.meta.url));
 
 interface Side {
   label: string;
@@ -55,7 +55,7 @@ function cSide(): Side | undefined {
 const c = cSide();
 const only = process.env.VM_SIDES;
 const sides: Side[] = [
-  ...(only === "c" ? [] : [{ label: "ours", judged: true, command: [process.execPath, CLI], prefix: "vo" }]),
+  ...(only === "c" ? [] : [{ label: "ours", judged: true, command: [BIN], prefix: "vo" }]),
   ...(c && only !== "ours" ? [c] : []),
 ];
 const SETUP = "setup: guest built, namespaces, DNS/UDP/TCP servers, passt";

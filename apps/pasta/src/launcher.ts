@@ -40,7 +40,11 @@ export async function main(argv: string[]): Promise<number> {
     o = parseOptions("pasta", argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`pasta: ${e.message}\n`);
+      // Detached by the native launcher, stderr is /dev/null: the mistake
+      // goes back through the readiness pipe, which it prints.
+      const fd = process.env[STAGE] === "net" ? Number(process.env[READY_FD] ?? "-1") : -1;
+      if (fd >= 0) signalReady(fd, e.message);
+      else process.stderr.write(`pasta: ${e.message}\n`);
       return 1;
     }
     throw e;

@@ -43,7 +43,7 @@ import {
   hostSocketPolicy,
   templateIfname,
   logFor,
-  resolveUser,
+  checkUser,
   switchUser,
   readTables,
   sessionFor,
@@ -176,7 +176,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
     return 1;
   };
   try {
-    if (o.runas) resolveUser(o.runas);
+    if (o.runas) checkUser(o.runas);
     const template = await hostTemplate(templateIfname(o));
     const cfg = buildNetConfig(o, template);
     const configNet = o.configNet ?? (o.command.length > 0 || (o.targetPid === undefined && o.netns === undefined));

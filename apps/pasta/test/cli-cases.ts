@@ -388,8 +388,8 @@ const ORACLE_DIR = (ORACLE_DIRS.find((d) => existsSync(`${d}passt`)) ?? (ORACLE_
 export const ORACLE: Record<Cmd, string> = { pasta: `${ORACLE_DIR}/pasta`, passt: `${ORACLE_DIR}/passt` };
 export const hasOracle = (cmd: Cmd): boolean => existsSync(ORACLE[cmd]);
 const OURS: Record<Cmd, string[]> = {
-  pasta: [process.execPath, fileURLToPath(new URL("../dist/cli.js", import.meta.url))],
-  passt: [process.execPath, fileURLToPath(new URL("../../passt/dist/cli.js", import.meta.url))],
+  pasta: [fileURLToPath(new URL("../bin/pasta", import.meta.url))],
+  passt: [fileURLToPath(new URL("../../passt/bin/passt", import.meta.url))],
 };
 
 /** Where cases run: a World of the test's own (a host namespace with a template interface) and a directory the user nobody may write. */
@@ -455,6 +455,26 @@ async function target(lane: Lane): Promise<{ pid: number; kill: () => void }> {
 
 const hasHost4 = (argv: string[]): boolean => spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" }).stdout?.includes(`${HOST4}/`) ?? false;
 
+/** The arguments a case's setup puts before the case's own. */
+export function baseArgs(c: Case): string[] {
+  switch (c.run) {
+    case "socket":
+      return ["-f", "-1", "-s", "{sock}"];
+    case "fd":
+      return ["-f"];
+    case "background":
+      return c.cmd === "passt" ? ["-1", "-s", "{sock}"] : ["--config-net"];
+    default:
+      return ["-f", "--config-net"];
+  }
+}
+
+/** A case's whole argv after the command's name, with `vars` filled in. */
+export function caseArgs(c: Case, vars: Record<string, string>): string[] {
+  const tail = c.cmd === "pasta" && c.run === "cmd" && c.tail ? ["--", "/bin/true"] : [];
+  return [...(c.base ?? baseArgs(c)), ...c.args, ...tail].map((a) => fill(a, vars));
+}
+
 async function prepare(lane: Lane, c: Case): Promise<Prepared> {
   const run = `${c.cmd}-${++runs}`;
   const vars: Record<string, string> = { dir: lane.dir, run, sock: join(lane.dir, `${run}.sock`) };
@@ -465,35 +485,34 @@ async function prepare(lane: Lane, c: Case): Promise<Prepared> {
   const configured = async (): Promise<boolean> => t !== undefined && hasHost4(["nsenter", "-t", String(t.pid), "-n", "ip", "-o", "-4", "addr"]);
   const kill = (): void => t?.kill();
   const common = { vars, root: false, background: false, finish: kill, cleanup: kill };
-  const pastaBase = ["-f", "--config-net"];
   const passtSocket = (): Pick<Prepared, "ready" | "finish"> => {
     let conn: Socket | null = null;
     return { ready: async () => (conn = await tryConnect(vars.sock as string)) !== null, finish: () => conn?.destroy() };
   };
   switch (c.run) {
     case "cmd":
-      return { ...common, base: pastaBase };
+      return { ...common, base: baseArgs(c) };
     case "socket":
-      return { ...common, base: ["-f", "-1", "-s", "{sock}"], ...passtSocket() };
+      return { ...common, base: baseArgs(c), ...passtSocket() };
     case "fd": {
       // Ready: still running a while after starting; the runner then closes its end of fd 3.
       const t0 = Date.now();
-      return { ...common, base: ["-f"], ready: async () => Date.now() - t0 > 1500 };
+      return { ...common, base: baseArgs(c), ready: async () => Date.now() - t0 > 1500 };
     }
     case "background": {
       const cleanup = (): void => (kill(), killPidFile(pidFile));
-      if (c.cmd === "passt") return { ...common, base: ["-1", "-s", "{sock}"], background: true, ...passtSocket(), cleanup };
-      return { ...common, base: ["--config-net"], background: true, ready: configured, cleanup };
+      if (c.cmd === "passt") return { ...common, base: baseArgs(c), background: true, ...passtSocket(), cleanup };
+      return { ...common, base: baseArgs(c), background: true, ready: configured, cleanup };
     }
     case "pid":
-      return { ...common, base: pastaBase, ready: configured };
+      return { ...common, base: baseArgs(c), ready: configured };
     case "attached": {
       // The target's network namespace under a name in /run/netns; deleting the name makes pasta quit.
       const name = uniqueName("cla");
       spawnSync("ip", ["netns", "attach", name, String(t?.pid)]);
       vars.netnsname = name;
       const detach = (): void => void spawnSync("ip", ["netns", "del", name], { stdio: "ignore" });
-      return { ...common, base: pastaBase, ready: configured, finish: detach, cleanup: () => (detach(), kill()) };
+      return { ...common, base: baseArgs(c), ready: configured, finish: detach, cleanup: () => (detach(), kill()) };
     }
     case "rootNetns": {
       const ns = new Netns(uniqueName("clr"));
@@ -501,7 +520,7 @@ async function prepare(lane: Lane, c: Case): Promise<Prepared> {
       return {
         ...common,
         root: true,
-        base: pastaBase,
+        base: baseArgs(c),
         ready: async () => hasHost4(["ip", "-n", ns.name, "-o", "-4", "addr"]),
         finish: () => void spawnSync("ip", ["netns", "del", ns.name], { stdio: "ignore" }),
         cleanup: () => (ns.remove(), kill()),
@@ -534,8 +553,7 @@ const fill = (s: string, vars: Record<string, string>): string => s.replace(/\{(
 export async function runCase(lane: Lane, c: Case, impl: "ours" | "c"): Promise<Result> {
   const p = await prepare(lane, c);
   const bin = impl === "ours" ? OURS[c.cmd] : [ORACLE[c.cmd]];
-  const tail = c.cmd === "pasta" && c.run === "cmd" && c.tail ? ["--", "/bin/true"] : [];
-  const args = [...(c.base ?? p.base), ...c.args, ...tail].map((a) => fill(a, p.vars));
+  const args = caseArgs({ ...c, base: c.base ?? p.base }, p.vars);
   const argv = ["ip", "netns", "exec", lane.world.host.name, ...(p.root ? [...bin, ...args] : asUnprivileged([...bin, ...args]))];
   const t0 = Date.now();
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe", ...(c.fd3 ? ["pipe" as const] : [])] });

@@ -10,10 +10,10 @@ import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GW4, HOST4, HOST6, Netns, REMOTE4, REMOTE6, World, asUnprivileged, ensureTunOpen, isRoot, start, uniqueName, until, type Running } from "@x/harness";
-import { OURS, echoServer, exchange, inNetns, inNs, settle, startPasta } from "./topology.js";
+import { OURS, OURS_SCRIPT, echoServer, exchange, inNetns, inNs, settle, startPasta, type Impl } from "./topology.js";
 
-function pasta(args: string[], ns?: string): { code: number | null; out: string; err: string } {
-  const argv = [...OURS.argv, ...args];
+function pasta(args: string[], ns?: string, impl: Impl = OURS): { code: number | null; out: string; err: string } {
+  const argv = [...impl.argv, ...args];
   const full = ns ? ["ip", "netns", "exec", ns, ...asUnprivileged(argv)] : argv;
   const r = spawnSync(full[0] as string, full.slice(1), { encoding: "utf8", timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -56,10 +56,17 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
   });
   afterAll(() => world?.remove());
 
-  it("exits with the command's status", () => {
-    expect(pasta(["-f", "--config-net", "-t", "none", "-T", "none", "--", "sh", "-c", "exit 3"], world.host.name).code).toBe(3);
-    expect(pasta(["-f", "-t", "none", "-T", "none", "--", "true"], world.host.name).code).toBe(0);
-    const r = pasta(["-f", "-t", "none", "-T", "none", "--", "/nonexistent/cmd"], world.host.name);
+  // Both ways of starting: the native launcher (one Node), and the script
+  // alone, which starts its networking process as a second Node.
+  const starts = [
+    ["the native launcher", OURS],
+    ["the script alone", OURS_SCRIPT],
+  ] as const;
+
+  it.each(starts)("exits with the command's status (%s)", (_, impl) => {
+    expect(pasta(["-f", "--config-net", "-t", "none", "-T", "none", "--", "sh", "-c", "exit 3"], world.host.name, impl).code).toBe(3);
+    expect(pasta(["-f", "-t", "none", "-T", "none", "--", "true"], world.host.name, impl).code).toBe(0);
+    const r = pasta(["-f", "-t", "none", "-T", "none", "--", "/nonexistent/cmd"], world.host.name, impl);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/nonexistent/);
   });
@@ -73,7 +80,7 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     expect(r.err).toMatch(/cannot bind UDP port 7102 \(IPv4\) on the host: EADDRINUSE/);
   });
 
-  it("joins a process's namespaces by PID, detaches, writes its pid file and cleans up on SIGTERM", async () => {
+  it.each(starts)("joins a process's namespaces by PID, detaches, writes its pid file and cleans up on SIGTERM (%s)", async (_, impl) => {
     const dir = mkdtempSync(join(tmpdir(), "pasta-pid-"));
     chmodSync(dir, 0o777);
     const pidFile = join(dir, "pasta.pid");
@@ -84,7 +91,7 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
       const tpid = target.child.pid as number;
       await until(() => readFileSync(`/proc/${tpid}/comm`, "utf8").trim() === "sleep", 5000, "the target namespace");
       const t0 = Date.now();
-      const r = pasta(["--config-net", "-t", "none", "-T", "none", "-q", "-P", pidFile, String(tpid)], world.host.name);
+      const r = pasta(["--config-net", "-t", "none", "-T", "none", "-q", "-P", pidFile, String(tpid)], world.host.name, impl);
       expect(r.code).toBe(0);
       expect(Date.now() - t0).toBeLessThan(20_000);
       const pid = Number(readFileSync(pidFile, "utf8").trim());
@@ -274,6 +281,32 @@ describe.runIf(isRoot())("pasta and -u auto / -U auto", () => {
     } finally {
       for (const s of servers) s.kill("SIGKILL");
       await p.stop();
+    }
+  });
+});
+
+describe.runIf(isRoot())("pasta detached by the native launcher", () => {
+  let world: World;
+  beforeAll(() => {
+    ensureTunOpen();
+    world = new World("pd");
+  });
+  afterAll(() => world?.remove());
+
+  it("reports a mistake found after detaching (the networking process has no terminal) with status 1", async () => {
+    // The launcher's scan takes `-t 80000` as a value; only the parser, in the detached process, refuses it.
+    const target: Running = start(["ip", "netns", "exec", world.host.name, ...asUnprivileged(["unshare", "-Urn", "sleep", "30"])], { deadlineMs: 30_000 });
+    try {
+      const tpid = target.child.pid as number;
+      await until(() => readFileSync(`/proc/${tpid}/comm`, "utf8").trim() === "sleep", 5000, "the target namespace");
+      const r = pasta(["--config-net", "-t", "80000", String(tpid)], world.host.name);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^pasta: .*port 80000 out of range/);
+      const bad = pasta(["--config-net", "-t", "none", "--userns", "/nonexistent", "--netns", "/nonexistent"], world.host.name);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/^pasta: .*\/nonexistent/);
+    } finally {
+      target.kill("SIGKILL");
     }
   });
 });

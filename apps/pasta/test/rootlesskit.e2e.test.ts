@@ -220,11 +220,14 @@ describe.runIf(isRoot()).each(sides)("pasta ($label) as rootlesskit runs it", (s
 /** PIDs of this side's pasta processes that joined a /proc/PID/ns path of ours (by command line). */
 function pastaPids(side: Side): number[] {
   const out: number[] = [];
+  // Ours is the native launcher, which becomes node running the app's dist/cli.js: the app's folder marks both.
+  const last = side.impl.argv[side.impl.argv.length - 1] as string;
+  const mark = last.endsWith("/bin/pasta") ? last.slice(0, -"bin/pasta".length) : last;
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.includes(`--dns-forward=${DNS_FWD}`) && cmd.includes(side.impl.argv[side.impl.argv.length - 1] as string)) out.push(Number(d));
+      if (cmd.includes(`--dns-forward=${DNS_FWD}`) && cmd.includes(mark)) out.push(Number(d));
     } catch {
       /* gone */
     }

@@ -16,7 +16,13 @@ export interface Impl {
   argv: string[];
 }
 
+/** Ours as users run it: the native launcher (bin/pasta), which starts Node once. */
 export const OURS: Impl = {
+  name: "ours",
+  argv: [fileURLToPath(new URL("../bin/pasta", import.meta.url))],
+};
+/** Ours without the native launcher: the script alone, which starts a second Node where it must. */
+export const OURS_SCRIPT: Impl = {
   name: "ours",
   argv: [process.execPath, fileURLToPath(new URL("../dist/cli.js", import.meta.url))],
 };

@@ -4,5 +4,6 @@
  * anything else, and should not pay for loading the whole engine to do so.
  */
 export { parseOptions, pastaDetaches, helpText, manPage, type Options, type Mode } from "./options.js";
+export { launchTable } from "./launch-table.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";

@@ -54,4 +54,4 @@ export {
 } from "./net-config.js";
 export { hostTemplate } from "./host-template.js";
 export * from "./responders/index.js";
-export { Cleanups, logFor, logLevel, hostSocketPolicy, templateIfname, resolveUser, switchUser, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings } from "./run-context.js";
+export { Cleanups, logFor, logLevel, hostSocketPolicy, templateIfname, checkUser, switchUser, sessionFor, bindFailure, describeConfig, countersOnSignal, defaultMaxBindings } from "./run-context.js";

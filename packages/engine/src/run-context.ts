@@ -84,12 +84,25 @@ function lookupId(file: string, what: string, name: string): [number, number] {
   throw new Error(`--runas: no such ${what} '${name}'`);
 }
 
-/** --runas's user and group as numbers; throws with one line for an unknown name (checked before anything starts). */
-export function resolveUser(spec: string): { uid: number; gid: number } {
+/** --runas's user and group as numbers; throws with one line for an unknown name. */
+function resolveUser(spec: string): { uid: number; gid: number } {
   const [user, group] = spec.split(":") as [string, string | undefined];
   const [uid, primary] = lookupId("/etc/passwd", "user", user);
   const gid = group === undefined ? primary : lookupId("/etc/group", "group", group)[0];
   return { uid, gid };
+}
+
+/**
+ * --runas, checked before anything starts, as C checks it: the user and
+ * group must exist, and only root of the host's user namespace changes
+ * user. Anyone else (a rootless pasta is uid 0 only inside its own user
+ * namespace) may only name the user it already is. Throws with one line.
+ */
+export function checkUser(spec: string): { uid: number; gid: number; outer: number } {
+  const { uid, gid } = resolveUser(spec);
+  const outer = outerUid();
+  if (outer !== 0 && uid !== outer) throw new Error(`--runas ${spec}: cannot become uid ${uid} as uid ${outer}`);
+  return { uid, gid, outer };
 }
 
 /**
@@ -98,13 +111,8 @@ export function resolveUser(spec: string): { uid: number; gid: number } {
  * supplementary groups. Throws with one line when it cannot.
  */
 export function switchUser(spec: string, log: Log): void {
-  const { uid, gid } = resolveUser(spec);
-  // Only root of the host's user namespace changes user. Anyone else (a
-  // rootless pasta is uid 0 only inside its own user namespace) may only
-  // name the user it already is, as with the C implementation.
-  const outer = outerUid();
+  const { uid, gid, outer } = checkUser(spec);
   if (outer !== 0) {
-    if (uid !== outer) throw new Error(`--runas ${spec}: cannot become uid ${uid} as uid ${outer}`);
     log.debug(`--runas ${spec}: already uid ${uid}`);
     return;
   }
