@@ -3,7 +3,9 @@
 // the UDP ports the scenarios use, and `-t none -T none` unless TCP
 // scenarios are selected (then the TCP ports below, see startImpl):
 //
-//   ours   node apps/pasta/dist/cli.js, rootless (setpriv to nobody)
+//   ours   apps/pasta/bin/pasta (the native launcher, which execs Node once),
+//          rootless (setpriv to nobody); node apps/pasta/dist/cli.js when
+//          Node flags are given (profiles)
 //   c      /usr/bin/pasta (Debian; --c oracle: the 2024_12_11 oracle), rootless
 //   slirp  slirp4netns --configure --mtu=65520 --disable-host-loopback, on a
 //          namespace made by `unshare -Urn`, ports forwarded through its API
@@ -25,6 +27,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, "../../..");
 export const OURS_CLI = path.join(REPO, "apps/pasta/dist/cli.js");
 export const OURS_PASST_CLI = path.join(REPO, "apps/passt/dist/cli.js");
+/** The commands as users run them: the native launcher in front of each script. */
+export const OURS_BIN = path.join(REPO, "apps/pasta/bin/pasta");
+export const OURS_PASST_BIN = path.join(REPO, "apps/passt/bin/passt");
 
 /**
  * The C binaries the "c" implementation runs: Debian's by default; `--c
@@ -172,7 +177,7 @@ async function startImplOnce(id, world, { nodeOptions, nodeArgs, v6 = true, tcp 
   if (id === "ours" || id === "c") {
     // Node refuses --cpu-prof in NODE_OPTIONS: profiling flags go on the
     // command line, and the launcher passes its execArgv to the networking child.
-    const bin = id === "ours" ? [process.execPath, ...(nodeArgs ?? []), OURS_CLI] : [C_BIN.pasta];
+    const bin = id === "ours" ? (nodeArgs?.length ? [process.execPath, ...nodeArgs, OURS_CLI] : [OURS_BIN]) : [C_BIN.pasta];
     const cmd = `readlink /proc/self/ns/net > ${dir}/netns; exec ${probe} ping ${REMOTE4} ${PORTS.startup.far} ${ready}`;
     const tcpArgs = tcp ? ["-t", TCP_IN_PORTS.join(","), "-T", TCP_OUT_PORTS.join(",")] : ["-t", "none", "-T", "none"];
     const args = ["-f", "--config-net", ...tcpArgs, "-u", IN_PORTS.join(","), "-U", OUT_PORTS.join(",")];

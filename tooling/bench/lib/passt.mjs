@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Netns, HOST4, GW4, REMOTE4, asUnprivileged, uniqueName } from "@x/harness";
-import { C_BIN, OURS_PASST_CLI, PORTS, buildProbe, makeWorld, tmp } from "./impls.mjs";
+import { C_BIN, OURS_PASST_BIN, PORTS, buildProbe, makeWorld, tmp } from "./impls.mjs";
 import { startProc, run, until, onCleanup } from "./proc.mjs";
 
 export const TAP = "tap0";
@@ -72,7 +72,7 @@ export async function startPasst(id, pw, { extraArgs = [] } = {}) {
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, "passt.socket");
   const ready = path.join(dir, "ready");
-  const bin = id === "ours" ? [process.execPath, OURS_PASST_CLI] : id === "c" ? [C_BIN.passt] : null;
+  const bin = id === "ours" ? [OURS_PASST_BIN] : id === "c" ? [C_BIN.passt] : null;
   if (!bin) throw new Error(`no passt for ${id}`);
   const args = ["-f", "-t", "none", "-s", sock, "-u", PASST_IN_PORTS.join(","), ...extraArgs];
   const t0 = process.hrtime.bigint();
@@ -86,8 +86,13 @@ export async function startPasst(id, pw, { extraArgs = [] } = {}) {
     fs.rmSync(sock, { force: true });
   };
   try {
-    await until(() => fs.existsSync(sock) || !passt.alive(), 10_000, `${id} passt: its socket`);
+    // Start-up to listening: the socket's file appears at bind(), and both
+    // implementations listen() right after; polled every millisecond.
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(sock) && passt.alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    const listenMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (!passt.alive()) throw new Error(`${id} passt exited early: ${passt.err.trim().slice(-500)}`);
+    if (!fs.existsSync(sock)) throw new Error(`${id} passt: no socket after 10 s`);
     await until(async () => !(await tapCarrier(pw)), 5000, "the tap without carrier");
     qemu = startProc(
       pw.inGuest([
@@ -121,7 +126,7 @@ export async function startPasst(id, pw, { extraArgs = [] } = {}) {
       if (!passt.alive()) out.push(`passt ${passt.child.signalCode ?? `exit ${passt.child.exitCode}`}: ${last(passt.err) || "(nothing on stderr)"}`);
       return out.join("; ");
     };
-    return { id, passt: true, world: pw, netPid, inNs: pw.inGuest, startupMs, v6: false, alive, why, stop, rec: passt, qemu };
+    return { id, passt: true, world: pw, netPid, inNs: pw.inGuest, startupMs, listenMs, v6: false, alive, why, stop, rec: passt, qemu };
   } catch (e) {
     await stop();
     throw new Error(`${e.message}\npasst stderr: ${passt.err.slice(-1000)}${qemu ? `\nqemu stderr: ${qemu.err.slice(-1000)}` : ""}`);
