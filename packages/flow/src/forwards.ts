@@ -13,8 +13,11 @@
  *
  *   listening[p]   1 when p is a listening port
  *   target[p]      where p is delivered (valid when listening[p])
- *   reverse[t]     the listening port whose target is t, or -1
- *   bindIndex[p]   which configured bind address p uses, -1 for "any"
+ *   reverse[t]     the listening port whose target is t, or 0 (no port is 0)
+ *   bindIndex[p]   1 + which configured bind address p uses, 0 for "any"
+ *
+ * Every "none" is 0, so that a table no forward writes to stays as the
+ * kernel gave it: zero pages that are never made resident.
  *
  * Lookups are a single array read, so remapping costs nothing per datagram.
  *
@@ -66,13 +69,16 @@ const PORTS = 65536;
 class FamilyTable {
   readonly listening = new Uint8Array(PORTS);
   readonly target = new Uint16Array(PORTS);
-  readonly reverse = new Int32Array(PORTS).fill(-1);
-  readonly bindIndex = new Int16Array(PORTS).fill(-1);
+  readonly reverse = new Uint16Array(PORTS);
+  readonly bindIndex = new Uint16Array(PORTS);
   /** 1 for ports forwarded at run time (addRuntime). */
   readonly runtime = new Uint8Array(PORTS);
-  /** Which entry claimed each port, for error messages only. */
-  readonly claimedBy = new Int32Array(PORTS).fill(-1);
-  readonly targetClaimedBy = new Int32Array(PORTS).fill(-1);
+}
+
+/** Which entry (1 + its index) claimed each port and each target: for the layout's checks only, dropped after. */
+class Claims {
+  readonly port = new Int32Array(PORTS);
+  readonly target = new Int32Array(PORTS);
 }
 
 function describe(e: PortForwardEntry): string {
@@ -121,7 +127,8 @@ export class PortForwards {
       if (x.end < x.start) throw new PortForwardError(`exclusion ${name}: end is before start`);
       excluded.fill(1, x.start, x.end + 1);
     }
-    entries.forEach((e, idx) => pf.add(e, idx, entries, excluded));
+    const claims: [Claims, Claims] = [new Claims(), new Claims()];
+    entries.forEach((e, idx) => pf.add(e, idx, entries, excluded, claims));
     for (const fam of FAMILIES) {
       const t = pf.tables[fam.index];
       for (let p = 1; p < PORTS; p++) {
@@ -131,7 +138,7 @@ export class PortForwards {
           family: fam.family,
           port: p,
           target: t.target[p] as number,
-          bindAddress: bi < 0 ? null : (pf.addresses[bi] as Uint8Array),
+          bindAddress: bi === 0 ? null : (pf.addresses[bi - 1] as Uint8Array),
           bindInterface: pf.interfaceOf[fam.index]?.get(p) ?? null,
         });
       }
@@ -139,7 +146,7 @@ export class PortForwards {
     return pf;
   }
 
-  private add(e: PortForwardEntry, idx: number, all: readonly PortForwardEntry[], excluded: Uint8Array): void {
+  private add(e: PortForwardEntry, idx: number, all: readonly PortForwardEntry[], excluded: Uint8Array, claims: readonly [Claims, Claims]): void {
     const name = describe(e);
     checkPort('start', e.start, name);
     checkPort('end', e.end, name);
@@ -151,22 +158,23 @@ export class PortForwards {
       throw new PortForwardError(`port forward ${name}: target range would end at ${toEnd}, beyond 65535`);
     }
     let fams: readonly AddressFamily[] = FAMILIES;
-    let bindIndex = -1;
+    let bindIndex = 0;
     if (e.bindAddress !== undefined) {
       const len = e.bindAddress.length;
       if (len !== 4 && len !== 16) {
         throw new PortForwardError(`port forward ${e.start}-${e.end}: bind address must be 4 or 16 bytes, got ${len}`);
       }
       fams = [FAMILIES[len === 4 ? 0 : 1]];
-      bindIndex = this.addresses.length;
+      bindIndex = this.addresses.length + 1;
       this.addresses.push(Uint8Array.from(e.bindAddress));
     }
     for (const fam of fams) {
       const t = this.tables[fam.index];
+      const c = claims[fam.index];
       for (let p = e.start; p <= e.end; p++) {
         if (excluded[p] === 1) continue;
         const to = toStart + (p - e.start);
-        const prev = t.claimedBy[p] as number;
+        const prev = (c.port[p] as number) - 1;
         if (prev >= 0) {
           const other = all[prev] as PortForwardEntry;
           const bothExplicit = other.bindAddress !== undefined && e.bindAddress !== undefined;
@@ -179,15 +187,15 @@ export class PortForwards {
             );
           }
         }
-        const prevT = t.targetClaimedBy[to] as number;
+        const prevT = (c.target[to] as number) - 1;
         if (prevT >= 0 && prevT !== idx) {
           throw new PortForwardError(
             `overlapping port forwards: ${describe(all[prevT] as PortForwardEntry)} and ${name} both deliver to ` +
               `IPv${fam.family} port ${to}, so a reply from it could not be mapped back`,
           );
         }
-        t.claimedBy[p] = idx;
-        t.targetClaimedBy[to] = idx;
+        c.port[p] = idx + 1;
+        c.target[to] = idx + 1;
         t.listening[p] = 1;
         t.target[p] = to;
         t.reverse[to] = p;
@@ -210,7 +218,8 @@ export class PortForwards {
 
   /** The listening port whose target is `target`, or -1: the reverse delta. */
   listenerFor(family: AddressFamily, target: number): number {
-    return this.tables[family.index].reverse[target] as number;
+    const r = this.tables[family.index].reverse[target] as number;
+    return r === 0 ? -1 : r;
   }
 
   /** Every socket to open at start-up, in port order, IPv4 first (run-time forwards not included). */
@@ -227,11 +236,11 @@ export class PortForwards {
   addRuntime(family: AddressFamily, port: number): boolean {
     checkPort('port', port, String(port));
     const t = this.tables[family.index];
-    if (t.listening[port] === 1 || (t.reverse[port] as number) >= 0) return false;
+    if (t.listening[port] === 1 || t.reverse[port] !== 0) return false;
     t.listening[port] = 1;
     t.target[port] = port;
     t.reverse[port] = port;
-    t.bindIndex[port] = -1;
+    t.bindIndex[port] = 0;
     t.runtime[port] = 1;
     return true;
   }
@@ -242,7 +251,7 @@ export class PortForwards {
     if (t.runtime[port] !== 1) return false;
     t.runtime[port] = 0;
     t.listening[port] = 0;
-    t.reverse[port] = -1;
+    t.reverse[port] = 0;
     return true;
   }
 

@@ -133,8 +133,12 @@ export class AddressMap {
   /** The guest's last IPv6 link-local source. */
   private readonly llSeen: AddrSlot;
 
-  /** Local binds, indexed by family.index * 65536 + host port. */
-  private readonly localTs = new Float64Array(2 * PORTS).fill(-Infinity);
+  /**
+   * Local binds, indexed by family.index * 65536 + host port. A time of 0
+   * is "never" (a bind at time 0 is stored as the smallest positive
+   * number), so that the table stays unwritten, and not resident, until used.
+   */
+  private readonly localTs = new Float64Array(2 * PORTS);
   private readonly localLoopback = new Uint8Array(2 * PORTS);
   private readonly localAddr = new Uint8Array(2 * PORTS * ADDR_STRIDE);
 
@@ -197,7 +201,8 @@ export class AddressMap {
     const gw = this.loop[fam.index];
     if (gw.known && bytesEqual(b, at, gw.bytes, 0, len)) {
       const k = fam.index * PORTS + dstPort;
-      if (now - (this.localTs[k] as number) <= this.timeoutMs && this.localLoopback[k] === 0) {
+      const ts = this.localTs[k] as number;
+      if (ts !== 0 && now - ts <= this.timeoutMs && this.localLoopback[k] === 0) {
         copyBytes(out, outAt, this.localAddr, k * ADDR_STRIDE, len);
       } else {
         copyBytes(out, outAt, fam.loopback, 0, len);
@@ -246,7 +251,7 @@ export class AddressMap {
         (seen.known && bytesEqual(b, at, seen.bytes, 0, len))
       ) {
         const k = fam.index * PORTS + srcPort;
-        this.localTs[k] = now;
+        this.localTs[k] = now === 0 ? Number.MIN_VALUE : now;
         this.localLoopback[k] = loop ? 1 : 0;
         copyBytes(this.localAddr, k * ADDR_STRIDE, b, at, len);
         copyBytes(out, outAt, gw.bytes, 0, len);
