@@ -119,7 +119,7 @@ export class PortForwards {
    */
   static from(entries: readonly PortForwardEntry[], exclude: readonly PortRange[] = []): PortForwards {
     const pf = new PortForwards();
-    const excluded = new Uint8Array(PORTS);
+    const excluded = new Uint8Array(exclude.length > 0 ? PORTS : 0);
     for (const x of exclude) {
       const name = `~${x.start}-${x.end}`;
       checkPort('exclusion start', x.start, name);
@@ -127,11 +127,16 @@ export class PortForwards {
       if (x.end < x.start) throw new PortForwardError(`exclusion ${name}: end is before start`);
       excluded.fill(1, x.start, x.end + 1);
     }
+    if (entries.length === 0) return pf;
     const claims: [Claims, Claims] = [new Claims(), new Claims()];
     entries.forEach((e, idx) => pf.add(e, idx, entries, excluded, claims));
+    // Only the span the entries cover is scanned: start-up runs this before
+    // the JIT has warmed, where a loop over every port costs milliseconds.
+    const lo = Math.max(1, Math.min(...entries.map((e) => e.start)));
+    const hi = Math.min(PORTS - 1, Math.max(...entries.map((e) => e.end)));
     for (const fam of FAMILIES) {
       const t = pf.tables[fam.index];
-      for (let p = 1; p < PORTS; p++) {
+      for (let p = lo; p <= hi; p++) {
         if (t.listening[p] !== 1) continue;
         const bi = t.bindIndex[p] as number;
         pf.listenerList.push({
