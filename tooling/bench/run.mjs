@@ -442,6 +442,7 @@ async function main() {
       pushRow({ id: `${s.id}:rate`, title: `${s.title}: rate received`, unit: "kpps", better: "higher", cells: cellsOf(s.id, (r) => r.rxKpps) });
       pushRow({ id: `${s.id}:sources`, title: `${s.title}: sources seen`, unit: "ports", better: "info", cells: cellsOf(s.id, (r) => r.sources) });
       pushRow({ id: `${s.id}:fds`, title: `${s.title}: descriptors at the end`, unit: "fds", better: "info", cells: cellsOf(s.id, (r) => r.fds ?? NaN) });
+      pushRow({ id: `${s.id}:perflow`, title: `${s.title}: VmRSS added per source`, unit: "bytes", better: "info", cells: cellsOf(s.id, (r) => r.bytesPerFlow ?? NaN) });
       pushRow({ id: `${s.id}:rss`, title: `${s.title}: VmRSS at the end`, unit: "MiB", better: "info", cells: cellsOf(s.id, (r) => r.rssMiB ?? NaN) });
       pushRow({ id: `${s.id}:hwm`, title: `${s.title}: VmHWM at the end`, unit: "MiB", better: "lower", target: { abs: 64 }, cells: cellsOf(s.id, (r) => r.hwmMiB ?? NaN) });
     }

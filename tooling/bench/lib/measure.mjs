@@ -117,6 +117,10 @@ export async function manyFlows(inst, pathId, fam, { flows = 10_000, secs, len =
       sent: sm ? Number(sm[1]) : NaN,
       lossPct: sm ? 100 * (1 - got / Number(sm[1])) : NaN,
       fdsBefore: before?.fds ?? null,
+      // What the run added to the networking process, per new source seen:
+      // the bindings, their flow entries and watchers (an estimate: freed
+      // memory reused by the run counts as nothing).
+      bytesPerFlow: before && after && Number(m[3]) > 0 ? Math.max(0, (after.rssMiB - before.rssMiB) * 1048576) / Number(m[3]) : null,
       fds: after?.fds ?? null,
       rssMiB: after?.rssMiB ?? null,
       hwmMiB: after?.hwmMiB ?? null,
