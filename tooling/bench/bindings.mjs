@@ -7,6 +7,7 @@
 // its own, five rounds, and the best round is kept (the cost is CPU-bound).
 //
 //   node tooling/bench/bindings.mjs [N]          (as root: it makes the namespace)
+//   BINDINGS_NO_RESERVE=1 ...                   ours without the descriptor table grown ahead
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -21,7 +22,11 @@ if (process.argv[2] === "--child") {
   // In the namespace: ours, N bindings, then every one closed.
   // The engine by path: the bench package does not depend on the workspace's libraries.
   const { SyscallSockets } = await import(new URL("../../packages/engine/dist/index.js", import.meta.url).href);
+  const { reserveDescriptors } = await import(new URL("../../packages/syscalls/dist/index.js", import.meta.url).href);
   const n = Number(process.argv[3]);
+  // What the apps do at start-up (sessionFor), here before the clock starts:
+  // the descriptor table grown once, not at each doubling (see fdtable.rs).
+  if (!process.env.BINDINGS_NO_RESERVE) reserveDescriptors(n + 64, false);
   const s = new SyscallSockets(undefined, {});
   const lo = Uint8Array.of(127, 0, 0, 1);
   const handles = new Array(n);

@@ -27,6 +27,7 @@
 mod addr;
 mod epoll;
 mod errno;
+mod fdtable;
 mod io;
 mod mmsg;
 mod netns;

@@ -6,7 +6,7 @@
  * from the options both commands share.
  */
 import { readFileSync } from "node:fs";
-import { unixDgramConnect } from "@x/syscalls";
+import { reserveDescriptors, unixDgramConnect } from "@x/syscalls";
 import { formatIpAddr } from "@x/l2";
 import { GuestSession, type GuestSink } from "./guest-session.js";
 import { Log, type Level } from "./log.js";
@@ -171,6 +171,11 @@ export function sessionFor(
   o: Options,
   parts: { config: NetConfig; sockets: SyscallSockets; sink: GuestSink; log: Log; pcap?: PcapFile | undefined; splice: boolean },
 ): GuestSession {
+  const maxBindings = o.maxBindings ?? defaultMaxBindings();
+  // A socket per flow: the descriptor table grown once, off the main
+  // thread, rather than at each doubling during the traffic (at most 64k
+  // entries, half a megabyte of the kernel's; beyond, it grows as it must).
+  reserveDescriptors(Math.min(65536, maxBindings + 512));
   return new GuestSession({
     config: parts.config,
     sockets: parts.sockets,
@@ -189,7 +194,7 @@ export function sessionFor(
     ndp: o.ndp,
     dhcpv6: o.dhcpv6,
     ra: o.ra,
-    maxBindings: o.maxBindings ?? defaultMaxBindings(),
+    maxBindings,
     icmp: o.icmp,
     ...(o.maxFlows !== undefined ? { maxFlows: o.maxFlows } : {}),
   });

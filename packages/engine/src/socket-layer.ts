@@ -21,6 +21,14 @@
  * are not tried again; a kernel that refuses UDP GSO altogether switches
  * it off.
  *
+ * Readiness: every watched socket is in one epoll set of our own, behind
+ * one libuv watch (@x/syscalls' EpollSet). A flow's socket then costs one
+ * epoll_ctl to watch and one to stop, as in the C implementation, where a
+ * libuv poll handle of its own made five and an async context per socket,
+ * which made opening a binding three times C's cost. The set is kept only
+ * while something is watched, so that, as before, idle sockets alone never
+ * keep Node running.
+ *
  * Sockets on the "ns" side (pasta's splice into the guest's loopback) are
  * opened on a helper thread that enters the guest's network namespace; the
  * descriptor then works from Node's main thread like any other.
@@ -28,8 +36,8 @@
 import {
   RecvBatch as NativeRecv,
   SendBatch as NativeSend,
-  Watcher,
-  READABLE,
+  EpollSet,
+  Epoll,
   bind,
   bindToDevice,
   close,
@@ -114,7 +122,9 @@ export class SyscallSockets implements SocketLayer {
   private gsoMaxSegment = 65507;
   /** How many UDP_SEGMENT sends went out (for tests and counters). */
   gsoSends = 0;
-  private readonly watchers = new Map<SocketHandle, Watcher>();
+  private set: EpollSet | undefined;
+  private readonly onReadable = new Map<SocketHandle, () => void>();
+  private closingSet = false;
   private readonly open_ = new Set<SocketHandle>();
   private readonly recvs = new WeakMap<RecvBatch, { native: NativeRecv; view: DataView }>();
   private readonly sends = new WeakMap<SendBatch, NativeSend>();
@@ -265,14 +275,25 @@ export class SyscallSockets implements SocketLayer {
 
   watch(handle: SocketHandle, onReadable: () => void): void {
     this.unwatch(handle);
-    this.watchers.set(handle, new Watcher(handle, READABLE, onReadable));
+    this.set ??= new EpollSet((token) => this.onReadable.get(token)?.());
+    this.set.add(handle, Epoll.IN, handle);
+    this.onReadable.set(handle, onReadable);
   }
 
   unwatch(handle: SocketHandle): void {
-    const w = this.watchers.get(handle);
-    if (w) {
-      w.close();
-      this.watchers.delete(handle);
+    if (!this.onReadable.delete(handle)) return;
+    this.set?.remove(handle);
+    // The last socket gone: the set goes too, but not from inside its own
+    // wake-up (a handler may be closing the socket it was called for).
+    if (this.onReadable.size === 0 && !this.closingSet) {
+      this.closingSet = true;
+      setImmediate(() => {
+        this.closingSet = false;
+        if (this.onReadable.size === 0 && this.set) {
+          this.set.close();
+          this.set = undefined;
+        }
+      });
     }
   }
 

@@ -877,6 +877,7 @@ module.exports.recvDiscard = nativeBinding.recvDiscard
 module.exports.recvmmsg = nativeBinding.recvmmsg
 module.exports.recvPeek = nativeBinding.recvPeek
 module.exports.recvPeekPieces = nativeBinding.recvPeekPieces
+module.exports.reserveDescriptors = nativeBinding.reserveDescriptors
 module.exports.sendmmsg = nativeBinding.sendmmsg
 module.exports.sendmsg = nativeBinding.sendmsg
 module.exports.sendPieces = nativeBinding.sendPieces

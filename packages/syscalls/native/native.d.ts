@@ -249,6 +249,13 @@ export declare function recvPeek(fd: number, buf: Uint8Array, offset: number, le
 export declare function recvPeekPieces(fd: number, slab: Uint8Array, desc: Uint32Array, count: number, skip: number): number
 
 /**
+ * Grows the descriptor table to hold `count` descriptors. With `background`
+ * it returns at once and the growth happens on a short-lived thread (an
+ * error there is dropped: the table then grows as it used to).
+ */
+export declare function reserveDescriptors(count: number, background: boolean): void
+
+/**
  * Sends `count` datagrams whose (offset, length) pairs are in `desc`, each to
  * the destination in its `addrs` record, or on the connected peer when
  * `addrs` is absent or the record's family is 0. Returns how many went out:

@@ -135,6 +135,16 @@ export function setBufferSizes(fd: number, rcvbuf: number, sndbuf: number): void
   guard(() => native.setBufferSizes(fd, rcvbuf, sndbuf));
 }
 
+/**
+ * Grows the process's descriptor table to `count` entries at once, so that
+ * opening a socket per flow never waits for the kernel to grow a table that
+ * Node's threads share (an RCU grace period per doubling). `background`:
+ * on a thread of its own, returning at once.
+ */
+export function reserveDescriptors(count: number, background = true): void {
+  guard(() => native.reserveDescriptors(count, background));
+}
+
 export function close(fd: number): void {
   guard(() => native.close(fd));
 }
