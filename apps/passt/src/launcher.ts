@@ -35,12 +35,13 @@ export async function main(argv: string[]): Promise<number> {
   // Started in the background by the native launcher, stderr is /dev/null:
   // a mistake found before the daemon is ready goes back through the
   // readiness pipe, which the launcher prints.
-  const staged = process.env[STAGE] === "daemon" ? Number(process.env[READY_FD] ?? "-1") : -1;
+  const daemon = process.env[STAGE] === "daemon";
+  const readyFd = daemon ? Number(process.env[READY_FD] ?? "-1") : -1;
   const refuse = (message: string, hint?: string): number => {
-    if (staged >= 0) {
-      toLauncher(staged, `error ${message}`);
-      if (hint) toLauncher(staged, `say ${hint}`);
-      closeQuietly(staged);
+    if (readyFd >= 0) {
+      toLauncher(readyFd, `error ${message}`);
+      if (hint) toLauncher(readyFd, `say ${hint}`);
+      closeQuietly(readyFd);
     } else process.stderr.write(`passt: ${message}\n${hint ? `${hint}\n` : ""}`);
     return 1;
   };
@@ -67,17 +68,16 @@ export async function main(argv: string[]): Promise<number> {
   if (o.vhostUser) {
     return refuse("--vhost-user is not supported by passt-ts: connect qemu with -netdev stream instead");
   }
-  if (process.env[STAGE] === "daemon") {
-    const fd = Number(process.env[READY_FD] ?? "-1");
+  if (daemon) {
     delete process.env[STAGE];
     delete process.env[READY_FD];
     const { runPasst } = await import("./network.js");
     return runPasst(o, {
       ready: (err) => {
-        toLauncher(fd, err === undefined ? "ready" : `error ${err}`);
-        closeQuietly(fd);
+        toLauncher(readyFd, err === undefined ? "ready" : `error ${err}`);
+        closeQuietly(readyFd);
       },
-      tell: (line) => toLauncher(fd, `say ${line}`),
+      tell: (line) => toLauncher(readyFd, `say ${line}`),
       detached: true,
     });
   }

@@ -35,6 +35,9 @@ const STAGE = "PASTA_TS_STAGE";
 const READY_FD = "PASTA_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
+  // The networking stage, started by either launcher; -1: no one waits on a readiness pipe.
+  const networking = process.env[STAGE] === "net";
+  const readyFd = networking ? Number(process.env[READY_FD] ?? "-1") : -1;
   let o: Options;
   try {
     o = parseOptions("pasta", argv);
@@ -42,8 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       // Detached by the native launcher, stderr is /dev/null: the mistake
       // goes back through the readiness pipe, which it prints.
-      const fd = process.env[STAGE] === "net" ? Number(process.env[READY_FD] ?? "-1") : -1;
-      if (fd >= 0) signalReady(fd, e.message);
+      if (readyFd >= 0) signalReady(readyFd, e.message);
       else process.stderr.write(`pasta: ${e.message}\n`);
       return 1;
     }
@@ -57,12 +59,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`pasta (passt-ts) ${VERSION}\n`);
     return 0;
   }
-  if (process.env[STAGE] === "net") {
-    const fd = Number(process.env[READY_FD] ?? "-1");
+  if (networking) {
     delete process.env[STAGE];
     delete process.env[READY_FD];
     const { runNetwork } = await import("./network.js");
-    return runNetwork(o, (err) => signalReady(fd, err), pastaDetaches(o));
+    return runNetwork(o, (err) => signalReady(readyFd, err), pastaDetaches(o));
   }
   const rootless = process.getuid?.() !== 0;
   const detach = pastaDetaches(o);
