@@ -163,21 +163,23 @@ fn find_node() -> Result<PathBuf, String> {
     Err("cannot find node in PATH (or set PASST_TS_NODE)".into())
 }
 
-fn node_command(node: &Path, script: &Path, argv: &[String], stage: Option<(&str, &str, i32)>) -> Command {
-    let mut c = Command::new(node);
-    c.arg(script).args(argv);
-    if let Some((var, value, fd)) = stage {
-        c.env(var, value).env(ready_var(var), fd.to_string());
-    }
-    c
+/// The variables that tell the script its stage, and the readiness pipe's descriptor.
+struct Stage {
+    var: &'static str,
+    value: &'static str,
+    ready_var: &'static str,
 }
 
-fn ready_var(stage_var: &str) -> &'static str {
-    if stage_var.starts_with("PASTA") {
-        "PASTA_TS_READY_FD"
-    } else {
-        "PASST_TS_READY_FD"
+const PASTA_NET: Stage = Stage { var: "PASTA_TS_STAGE", value: "net", ready_var: "PASTA_TS_READY_FD" };
+const PASST_DAEMON: Stage = Stage { var: "PASST_TS_STAGE", value: "daemon", ready_var: "PASST_TS_READY_FD" };
+
+fn node_command(node: &Path, script: &Path, argv: &[String], stage: Option<(&Stage, i32)>) -> Command {
+    let mut c = Command::new(node);
+    c.arg(script).args(argv);
+    if let Some((s, fd)) = stage {
+        c.env(s.var, s.value).env(s.ready_var, fd.to_string());
     }
+    c
 }
 
 /// A pipe whose write end the Node child inherits and whose read end it does not.
@@ -290,17 +292,17 @@ fn run() -> Result<i32, String> {
         Plan::Direct => Err(format!("cannot start node: {}", node_command(&node, &script, &argv, None).exec())),
         Plan::Pasta { userns, detach: false } => {
             enter_userns(&userns)?;
-            let e = node_command(&node, &script, &argv, Some(("PASTA_TS_STAGE", "net", -1))).exec();
+            let e = node_command(&node, &script, &argv, Some((&PASTA_NET, -1))).exec();
             Err(format!("cannot start node: {e}"))
         }
-        Plan::Pasta { userns, detach: true } => fork_daemon(&name, &userns, &node, &script, &argv, ("PASTA_TS_STAGE", "net"), false),
-        Plan::PasstDaemon { quiet } => fork_daemon(&name, &Userns::Keep, &node, &script, &argv, ("PASST_TS_STAGE", "daemon"), quiet),
+        Plan::Pasta { userns, detach: true } => fork_daemon(&name, &userns, &node, &script, &argv, &PASTA_NET, false),
+        Plan::PasstDaemon { quiet } => fork_daemon(&name, &Userns::Keep, &node, &script, &argv, &PASST_DAEMON, quiet),
     }
 }
 
-fn fork_daemon(name: &str, u: &Userns, node: &Path, script: &Path, argv: &[String], stage: (&str, &str), quiet: bool) -> Result<i32, String> {
+fn fork_daemon(name: &str, u: &Userns, node: &Path, script: &Path, argv: &[String], stage: &Stage, quiet: bool) -> Result<i32, String> {
     let (r, w) = ready_pipe()?;
-    let mut cmd = node_command(node, script, argv, Some((stage.0, stage.1, w)));
+    let mut cmd = node_command(node, script, argv, Some((stage, w)));
     // SAFETY: this program has one thread, so the child may run any code,
     // not only async-signal-safe calls; it execs or exits.
     let pid = unsafe { libc::fork() };
