@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/cli-options.ts"],
+  entry: ["src/index.ts", "src/cli-options.ts", "src/boot.ts"],
   format: ["esm"],
   dts: true,
   sourcemap: true,

@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 /**
- * The passt command. launcher.ts decides whether this process does the
- * work itself (-f) or starts a detached one that does; network.ts is the
- * work.
+ * The passt command's entry: starts the app's CommonJS bundle (app.ts,
+ * built to dist/app.cjs) from the code cache the build wrote for it. Why a
+ * bundle and a cache, and not this file importing app.ts: @x/engine/boot.
  */
-import { main } from "./launcher.js";
+import { bootBundle } from "@x/engine/boot";
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`passt: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+bootBundle(new URL("./app.cjs", import.meta.url));

@@ -25,13 +25,14 @@
 import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn } from "@x/syscalls";
-import { helpText, parseOptions, UsageError, type Options } from "@x/engine/options";
+import { helpText, parseOptions, restoreHiddenEnv, envForNode, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASST_TS_STAGE";
 const READY_FD = "PASST_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
+  restoreHiddenEnv();
   // Started in the background by the native launcher, stderr is /dev/null:
   // a mistake found before the daemon is ready goes back through the
   // readiness pipe, which the launcher prints.
@@ -92,9 +93,7 @@ async function detach(argv: string[], o: Options): Promise<number> {
   const [r, w] = pipe();
   const devNull = openSync("/dev/null", "r+");
   const script = fileURLToPath(new URL("./cli.js", import.meta.url));
-  const env = Object.entries(process.env)
-    .filter(([k]) => k !== STAGE && k !== READY_FD)
-    .map(([k, v]) => `${k}=${v ?? ""}`);
+  const env = envForNode([STAGE, READY_FD]);
   env.push(`${STAGE}=daemon`, `${READY_FD}=${w}`);
   try {
     spawn({

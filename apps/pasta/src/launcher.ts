@@ -28,13 +28,14 @@
 import { closeSync, openSync, read, readlinkSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn, waitPid, openNamespace, close, namespacePath } from "@x/syscalls";
-import { helpText, parseOptions, pastaDetaches, UsageError, type Options } from "@x/engine/options";
+import { helpText, parseOptions, restoreHiddenEnv, envForNode, pastaDetaches, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASTA_TS_STAGE";
 const READY_FD = "PASTA_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
+  restoreHiddenEnv();
   // The networking stage, started by either launcher; -1: no one waits on a readiness pipe.
   const networking = process.env[STAGE] === "net";
   const readyFd = networking ? Number(process.env[READY_FD] ?? "-1") : -1;
@@ -100,9 +101,7 @@ async function launch(argv: string[], o: Options, rootless: boolean, detach: boo
     return 1;
   }
   const script = fileURLToPath(new URL("./cli.js", import.meta.url));
-  const env = Object.entries(process.env)
-    .filter(([k]) => k !== STAGE && k !== READY_FD)
-    .map(([k, v]) => `${k}=${v ?? ""}`);
+  const env = envForNode([STAGE, READY_FD]);
   env.push(`${STAGE}=net`, `${READY_FD}=${w}`);
   // Detached, the networking process lets go of our terminal and pipes, as
   // a daemon does; what goes wrong before it is ready comes back through the

@@ -71,6 +71,24 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     expect(r.err).toMatch(/nonexistent/);
   });
 
+  it.each(starts)("starts its Node without NODE_EXTRA_CA_CERTS and gives it back to the command (%s)", (_, impl) => {
+    // The command prints the variable, then the environment its parent, the
+    // networking process, was started with (/proc/PID/environ is the one
+    // exec gave it).
+    const script = 'echo "cmd: $NODE_EXTRA_CA_CERTS"; tr "\\0" "\\n" < /proc/$PPID/environ';
+    const argv = ["ip", "netns", "exec", world.host.name, ...asUnprivileged([...impl.argv, "-f", "-t", "none", "-T", "none", "--", "sh", "-c", script])];
+    const r = spawnSync(argv[0] as string, argv.slice(1), {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: "/nonexistent/extra-ca.pem" },
+    });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines).toContain("cmd: /nonexistent/extra-ca.pem");
+    expect(lines).toContain("PASST_TS_HIDDEN_NODE_EXTRA_CA_CERTS=/nonexistent/extra-ca.pem");
+    expect(lines.filter((l) => l.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([]);
+  });
+
   it("fails with a clear message and status 1 when a forwarded port is in use", async () => {
     const holder = start(inNetns(world.host.name, ["socat", "UDP4-LISTEN:7102,reuseaddr", "STDOUT"]), { deadlineMs: 30_000 });
     await settle(300);

@@ -25,7 +25,10 @@
 //! environment tells the script which stage it is, in the variables the
 //! script's own launcher uses when no native launcher ran (so the two paths
 //! meet in the same code): `PASTA_TS_STAGE=net` or `PASST_TS_STAGE=daemon`,
-//! and the readiness pipe's descriptor, -1 in the foreground.
+//! and the readiness pipe's descriptor, -1 in the foreground. Variables
+//! that cost Node time before the script runs and that the networking
+//! process has no use for (HIDDEN_FROM_NODE) go to Node renamed, and the
+//! script restores them for what it starts.
 //!
 //! When the scan of argv is unsure (see scan.rs), or the table is missing,
 //! argv goes to Node unchanged, and the script does everything the slower
@@ -173,9 +176,22 @@ struct Stage {
 const PASTA_NET: Stage = Stage { var: "PASTA_TS_STAGE", value: "net", ready_var: "PASTA_TS_READY_FD" };
 const PASST_DAEMON: Stage = Stage { var: "PASST_TS_STAGE", value: "daemon", ready_var: "PASST_TS_READY_FD" };
 
+/// Variables Node acts on before any JavaScript runs, at a cost the
+/// networking process never gets back: NODE_EXTRA_CA_CERTS makes Node parse
+/// a whole certificate bundle at start-up (25 ms on the bench machine) for
+/// TLS that passt and pasta never use. Each goes to Node as
+/// PASST_TS_HIDDEN_NAME, and the script puts it back before it starts
+/// anything (packages/engine/src/launch-env.ts holds the same list).
+const HIDDEN_FROM_NODE: &[&str] = &["NODE_EXTRA_CA_CERTS"];
+
 fn node_command(node: &Path, script: &Path, argv: &[String], stage: Option<(&Stage, i32)>) -> Command {
     let mut c = Command::new(node);
     c.arg(script).args(argv);
+    for name in HIDDEN_FROM_NODE {
+        if let Some(v) = std::env::var_os(name) {
+            c.env_remove(name).env(format!("PASST_TS_HIDDEN_{name}"), v);
+        }
+    }
     if let Some((s, fd)) = stage {
         c.env(s.var, s.value).env(s.ready_var, fd.to_string());
     }

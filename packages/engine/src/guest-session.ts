@@ -27,6 +27,8 @@ import type { Log } from "./log.js";
 import { GuestFrames, type DropCounters } from "./guest-frames.js";
 import { IcmpEcho, type IcmpCounters } from "./icmp-echo.js";
 import { readFileSync } from "node:fs";
+import { kernelRandomBytes, kernelRandomU32 } from "./kernel-random.js";
+import { IsnGenerator, ISN_SECRET_LEN } from "@x/l2";
 
 export interface GuestSink extends FrameSink {
   /** Sends one frame now (a responder's reply); false when it was dropped. */
@@ -153,7 +155,7 @@ export class GuestSession {
     }
     const logger: Logger = { debug: (m) => o.log.debug(m), info: (m) => o.log.info(m), warn: (m) => o.log.warn(m) };
     const idleTimeoutMs = o.idleTimeoutMs ?? 180_000;
-    this.flows = new FlowTable({ capacity: o.maxFlows ?? 16384, logger });
+    this.flows = new FlowTable({ capacity: o.maxFlows ?? 16384, logger, seed: kernelRandomU32() });
     const gateway: GatewayConfig = {
       mapGw: c.mapGw,
       gateway4: c.v4?.gateway,
@@ -204,7 +206,15 @@ export class GuestSession {
         ...splice,
         ...(c.template.ifindex !== undefined ? { scopeId6: c.template.ifindex } : {}),
       },
-      { sockets: this.tcpSockets, sink: o.sink, clock: systemClock, logger, flows: this.flows, nat },
+      {
+        sockets: this.tcpSockets,
+        sink: o.sink,
+        clock: systemClock,
+        logger,
+        flows: this.flows,
+        nat,
+        isn: new IsnGenerator(kernelRandomBytes(ISN_SECRET_LEN)),
+      },
     );
     this.icmp = new IcmpEcho(
       { enabled: o.icmp ?? true, ourMac: c.ourMac, ipv4: c.v4 !== undefined, ipv6: c.v6 !== undefined, scopeId6: c.template.ifindex },

@@ -78,7 +78,7 @@ export class Log {
         /* the logger is gone or full: fall back to stderr */
       }
     }
-    process.stderr.write(line);
+    toStderr(line);
   }
 
   /** Appends to the log file; when that would pass the cap, the oldest lines go first. */
@@ -114,5 +114,20 @@ export class Log {
   }
   trace(msg: string): void {
     this.write("trace", msg);
+  }
+}
+
+/**
+ * Straight to descriptor 2. process.stderr's first use builds a stream,
+ * which loads net, tty and the stream modules: about 6 ms of a start that
+ * logs a line. Node writes stderr synchronously anyway when it is a file, a
+ * pipe or a terminal. A non-blocking descriptor 2 (EAGAIN) goes through the
+ * stream, which queues; a closed one (EPIPE) loses the line, as it would.
+ */
+export function toStderr(line: string): void {
+  try {
+    writeSync(2, line);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EAGAIN") process.stderr.write(line);
   }
 }
