@@ -71,20 +71,21 @@ describe.runIf(isRoot())("pasta's life cycle", () => {
     expect(r.err).toMatch(/nonexistent/);
   });
 
-  it.each(starts)("starts its Node without NODE_EXTRA_CA_CERTS and gives it back to the command (%s)", (_, impl) => {
-    // The command prints the variable, then the environment its parent, the
+  it.each(starts)("starts its Node without NODE_EXTRA_CA_CERTS and with malloc's tunable, and gives the command the user's environment (%s)", (_, impl) => {
+    // The command prints the variables, then the environment its parent, the
     // networking process, was started with (/proc/PID/environ is the one
     // exec gave it).
-    const script = 'echo "cmd: $NODE_EXTRA_CA_CERTS"; tr "\\0" "\\n" < /proc/$PPID/environ';
+    const script = 'echo "cmd: $NODE_EXTRA_CA_CERTS ${GLIBC_TUNABLES-unset}"; tr "\\0" "\\n" < /proc/$PPID/environ';
     const argv = ["ip", "netns", "exec", world.host.name, ...asUnprivileged([...impl.argv, "-f", "-t", "none", "-T", "none", "--", "sh", "-c", script])];
     const r = spawnSync(argv[0] as string, argv.slice(1), {
       encoding: "utf8",
       timeout: 30_000,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: "/nonexistent/extra-ca.pem" },
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "GLIBC_TUNABLES")), NODE_EXTRA_CA_CERTS: "/nonexistent/extra-ca.pem" },
     });
     expect(r.status).toBe(0);
     const lines = r.stdout.split("\n");
-    expect(lines).toContain("cmd: /nonexistent/extra-ca.pem");
+    expect(lines).toContain("cmd: /nonexistent/extra-ca.pem unset");
+    expect(lines).toContain("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536");
     expect(lines).toContain("PASST_TS_HIDDEN_NODE_EXTRA_CA_CERTS=/nonexistent/extra-ca.pem");
     expect(lines.filter((l) => l.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([]);
   });

@@ -27,8 +27,9 @@
 //! meet in the same code): `PASTA_TS_STAGE=net` or `PASST_TS_STAGE=daemon`,
 //! and the readiness pipe's descriptor, -1 in the foreground. Variables
 //! that cost Node time before the script runs and that the networking
-//! process has no use for (HIDDEN_FROM_NODE) go to Node renamed, and the
-//! script restores them for what it starts.
+//! process has no use for (HIDDEN_FROM_NODE) go to Node renamed, malloc
+//! gets a fixed mmap threshold (MALLOC_TUNABLE), and the script restores
+//! the user's environment for what it starts.
 //!
 //! When the scan of argv is unsure (see scan.rs), or the table is missing,
 //! argv goes to Node unchanged, and the script does everything the slower
@@ -181,8 +182,15 @@ const PASST_DAEMON: Stage = Stage { var: "PASST_TS_STAGE", value: "daemon", read
 /// a whole certificate bundle at start-up (25 ms on the bench machine) for
 /// TLS that passt and pasta never use. Each goes to Node as
 /// PASST_TS_HIDDEN_NAME, and the script puts it back before it starts
-/// anything (packages/engine/src/launch-env.ts holds the same list).
+/// anything (packages/engine/src/launch-env.ts holds the same list and says
+/// more).
 const HIDDEN_FROM_NODE: &[&str] = &["NODE_EXTRA_CA_CERTS"];
+
+/// glibc's malloc with a fixed mmap threshold: by default it rises to the
+/// size of any large block freed, and big typed arrays then come from the
+/// brk heap, cleared and resident. Appended to the user's GLIBC_TUNABLES,
+/// which the script restores (or removes, when named in PASST_TS_ADDED).
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold=65536";
 
 fn node_command(node: &Path, script: &Path, argv: &[String], stage: Option<(&Stage, i32)>) -> Command {
     let mut c = Command::new(node);
@@ -190,6 +198,19 @@ fn node_command(node: &Path, script: &Path, argv: &[String], stage: Option<(&Sta
     for name in HIDDEN_FROM_NODE {
         if let Some(v) = std::env::var_os(name) {
             c.env_remove(name).env(format!("PASST_TS_HIDDEN_{name}"), v);
+        }
+    }
+    match std::env::var_os("GLIBC_TUNABLES") {
+        Some(v) => {
+            let mut t = v.clone();
+            if !t.is_empty() {
+                t.push(":");
+            }
+            t.push(MALLOC_TUNABLE);
+            c.env("PASST_TS_HIDDEN_GLIBC_TUNABLES", v).env("GLIBC_TUNABLES", t);
+        }
+        None => {
+            c.env("GLIBC_TUNABLES", MALLOC_TUNABLE).env("PASST_TS_ADDED", "GLIBC_TUNABLES");
         }
     }
     if let Some((s, fd)) = stage {

@@ -7,4 +7,4 @@ export { parseOptions, pastaDetaches, helpText, manPage, type Options, type Mode
 export { launchTable } from "./launch-table.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";
-export { restoreHiddenEnv, envForNode, HIDDEN_PREFIX, HIDDEN_FROM_NODE } from "./launch-env.js";
+export { restoreHiddenEnv, envForNode, HIDDEN_PREFIX, HIDDEN_FROM_NODE, MALLOC_TUNABLE, ADDED } from "./launch-env.js";

@@ -223,7 +223,10 @@ export function describeConfig(cfg: NetConfig): string {
  */
 export function countersOnSignal(session: GuestSession, log: Log, cleanups: Cleanups): void {
   const onUsr1 = (): void => {
-    log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.stats() })}`);
+    // Memory as Node sees it (rss, V8's heap, ArrayBuffers), to set beside /proc/PID/smaps.
+    const m = process.memoryUsage();
+    const memory = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+    log.warn(`counters ${JSON.stringify({ ...session.allCounters(), live: session.stats(), memory })}`);
     // With -d, every live flow too (at most the first 1000), one line each.
     if (log.enabled("debug")) {
       for (const f of session.flows.list(performance.now()).slice(0, 1000)) {
