@@ -208,7 +208,7 @@ export async function runNetwork(o: Options, ready: (err?: string) => void, deta
     const failure = bindFailure(session.start());
     if (failure) return fail(failure);
     countersOnSignal(session, log, cleanups);
-    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), 64, 4, vnetHdr);
+    const reader = new TapReader(tap.fd, (slab, offs, lens, n) => session.fromGuest(slab, offs, lens, n), 128, 4, vnetHdr);
     reader.start();
     cleanups.push(() => reader.stop());
     if (o.pidFile) {

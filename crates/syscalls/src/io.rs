@@ -94,7 +94,6 @@ pub fn read_batch(
     // SAFETY: JS is not running while this call is; the slices are ours until we return.
     let (slab, lengths) = unsafe { (slab.as_mut(), lengths.as_mut()) };
     let (slot, off, n) = (slot_size as usize, offset as usize, max as usize);
-    let skip = skip.unwrap_or(0) as usize;
     if off >= slot || slot.checked_mul(n).is_none_or(|t| t > slab.len()) || lengths.len() < n {
         return Err(invalid(format!(
             "slab of {} bytes and {} lengths for {n} slots of {slot} at offset {off}",
@@ -102,35 +101,107 @@ pub fn read_batch(
             lengths.len()
         )));
     }
-    let mut scratch = [0u8; MAX_SKIP];
-    if skip > MAX_SKIP {
-        return Err(invalid(format!("skip of {skip} bytes (at most {MAX_SKIP})")));
-    }
+    let mut reader = FrameReader::new(fd, skip)?;
     let mut got = 0usize;
     while got < n {
         // In bounds: start + (slot - off) <= n * slot <= slab.len(), checked above.
         let start = got * slot + off;
-        let iov = [
-            libc::iovec { iov_base: scratch.as_mut_ptr() as *mut libc::c_void, iov_len: skip },
-            libc::iovec { iov_base: slab[start..].as_mut_ptr() as *mut libc::c_void, iov_len: slot - off },
-        ];
-        let parts = if skip == 0 { &iov[1..] } else { &iov[..] };
-        // SAFETY: both iovecs describe live, writable storage of the stated sizes.
-        let r = unsafe { libc::readv(fd, parts.as_ptr(), parts.len() as i32) };
-        if r < 0 {
-            let e = last();
-            if would_block(e) || got > 0 {
-                break;
-            }
-            return Err(err("read", e, &format!("fd {fd}")));
-        }
-        if r == 0 {
-            break;
-        }
-        lengths[got] = (r as usize).saturating_sub(skip) as u32;
+        let Some(len) = reader.next(&mut slab[start..start + slot - off], got > 0)? else { break };
+        lengths[got] = len as u32;
         got += 1;
     }
     Ok(got as u32)
+}
+
+/// Frame starts in `read_packed` are rounded up to this (a cache line).
+const PACK_ALIGN: usize = 64;
+
+/// Reads up to `max` frames, one read() each, packed one after another in
+/// `slab`, as a tap gives them: frame i lands at offsets[i], `headroom` bytes
+/// after the previous frame's end rounded up to 64, and lengths[i] gets its
+/// length. Each read is offered `room` bytes (the largest frame), so the
+/// batch ends when less than that is left, when `max` frames are in, or when
+/// the device is empty. Packed, a batch of small frames takes a few pages
+/// where a slot each took 64 KiB: the slab is sized for bytes, not frames.
+/// `skip` is as for read_batch.
+#[napi]
+pub fn read_packed(
+    fd: i32,
+    mut slab: Uint8ArraySlice,
+    room: u32,
+    headroom: u32,
+    max: u32,
+    mut offsets: Uint32ArraySlice,
+    mut lengths: Uint32ArraySlice,
+    skip: Option<u32>,
+) -> Result<u32> {
+    // SAFETY: JS is not running while this call is; the slices are ours until we return.
+    let (slab, offsets, lengths) = unsafe { (slab.as_mut(), offsets.as_mut(), lengths.as_mut()) };
+    let (room, head, n) = (room as usize, headroom as usize, max as usize);
+    if room == 0 || head >= PACK_ALIGN || offsets.len() < n || lengths.len() < n || slab.len() > u32::MAX as usize {
+        return Err(invalid(format!(
+            "read_packed: room {room}, headroom {head} (below {PACK_ALIGN}), {} offsets and {} lengths for {n} frames",
+            offsets.len(),
+            lengths.len()
+        )));
+    }
+    let mut reader = FrameReader::new(fd, skip)?;
+    let (mut got, mut end) = (0usize, 0usize);
+    while got < n {
+        let start = end.next_multiple_of(PACK_ALIGN) + head;
+        // Checked: start + room stays inside the slab.
+        if start.checked_add(room).is_none_or(|e| e > slab.len()) {
+            break;
+        }
+        let Some(len) = reader.next(&mut slab[start..start + room], got > 0)? else { break };
+        offsets[got] = start as u32;
+        lengths[got] = len as u32;
+        end = start + len;
+        got += 1;
+    }
+    Ok(got as u32)
+}
+
+/// One frame per read() from a tap, its `skip` leading bytes dropped into
+/// a scratch area.
+struct FrameReader {
+    fd: i32,
+    skip: usize,
+    scratch: [u8; MAX_SKIP],
+}
+
+impl FrameReader {
+    fn new(fd: i32, skip: Option<u32>) -> Result<Self> {
+        let skip = skip.unwrap_or(0) as usize;
+        if skip > MAX_SKIP {
+            return Err(invalid(format!("skip of {skip} bytes (at most {MAX_SKIP})")));
+        }
+        Ok(Self { fd, skip, scratch: [0u8; MAX_SKIP] })
+    }
+
+    /// The next frame's length in `dst`, or None when the device is empty
+    /// or at its end. An error after frames were read (`have`) ends the
+    /// batch too, so they are not lost; the next call reports it.
+    fn next(&mut self, dst: &mut [u8], have: bool) -> Result<Option<usize>> {
+        let iov = [
+            libc::iovec { iov_base: self.scratch.as_mut_ptr() as *mut libc::c_void, iov_len: self.skip },
+            libc::iovec { iov_base: dst.as_mut_ptr() as *mut libc::c_void, iov_len: dst.len() },
+        ];
+        let parts = if self.skip == 0 { &iov[1..] } else { &iov[..] };
+        // SAFETY: both iovecs describe live, writable storage of the stated sizes.
+        let r = unsafe { libc::readv(self.fd, parts.as_ptr(), parts.len() as i32) };
+        if r < 0 {
+            let e = last();
+            if would_block(e) || have {
+                return Ok(None);
+            }
+            return Err(err("read", e, &format!("fd {}", self.fd)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        Ok(Some((r as usize).saturating_sub(self.skip)))
+    }
 }
 
 /// The largest per-frame header `read_batch` skips and `write_batch` prepends

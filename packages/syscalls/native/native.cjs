@@ -873,6 +873,7 @@ module.exports.pipe = nativeBinding.pipe
 module.exports.pipe2 = nativeBinding.pipe2
 module.exports.read = nativeBinding.read
 module.exports.readBatch = nativeBinding.readBatch
+module.exports.readPacked = nativeBinding.readPacked
 module.exports.recvDiscard = nativeBinding.recvDiscard
 module.exports.recvmmsg = nativeBinding.recvmmsg
 module.exports.recvPeek = nativeBinding.recvPeek

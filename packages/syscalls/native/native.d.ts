@@ -216,6 +216,18 @@ export declare function read(fd: number, buf: Uint8Array, offset: number, length
 export declare function readBatch(fd: number, slab: Uint8Array, slotSize: number, offset: number, max: number, lengths: Uint32Array, skip?: number | undefined | null): number
 
 /**
+ * Reads up to `max` frames, one read() each, packed one after another in
+ * `slab`, as a tap gives them: frame i lands at offsets[i], `headroom` bytes
+ * after the previous frame's end rounded up to 64, and lengths[i] gets its
+ * length. Each read is offered `room` bytes (the largest frame), so the
+ * batch ends when less than that is left, when `max` frames are in, or when
+ * the device is empty. Packed, a batch of small frames takes a few pages
+ * where a slot each took 64 KiB: the slab is sized for bytes, not frames.
+ * `skip` is as for read_batch.
+ */
+export declare function readPacked(fd: number, slab: Uint8Array, room: number, headroom: number, max: number, offsets: Uint32Array, lengths: Uint32Array, skip?: number | undefined | null): number
+
+/**
  * recv(MSG_TRUNC | MSG_DONTWAIT) with no buffer: drops up to `length`
  * queued bytes without copying them. Bytes dropped, 0 at end of stream, -1
  * when nothing is queued.

@@ -242,6 +242,30 @@ export function readBatch(
 }
 
 /**
+ * Reads up to `max` frames (one read() each) packed one after another in
+ * `slab`: frame i at offsets[i], `headroom` bytes after the previous frame's
+ * end rounded up to 64, with lengths[i] its length. Each read is offered
+ * `room` bytes, so the batch ends when less than that is left. `skip` is as
+ * for readBatch. Returns the count.
+ */
+export function readPacked(
+  fd: number,
+  slab: Uint8Array,
+  room: number,
+  headroom: number,
+  max: number,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  skip = 0,
+): number {
+  try {
+    return native.readPacked(fd, slab, room, headroom, max, offsets, lengths, skip);
+  } catch (e) {
+    throw decorate(e);
+  }
+}
+
+/**
  * Writes `count` frames given as (offset, length) pairs in `desc`. Returns
  * how many went out. With `prefix`, each frame goes out as prefix + frame
  * (a tap's virtio-net header), at most 64 bytes.

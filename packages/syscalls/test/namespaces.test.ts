@@ -9,6 +9,7 @@ import {
   netnsUdpSocket,
   openNamespace,
   readBatch,
+  readPacked,
   recvmmsg,
   writeBatch,
   writeGather,
@@ -92,6 +93,47 @@ describe.runIf(isRoot())("a tap device exchanging frames with the kernel", () =>
     expect(Array.from(r.subarray(0, 6))).toEqual(ourMac);
     expect(Array.from(r.subarray(28, 32))).toEqual([198, 51, 100, 1]);
     expect(Array.from(r.subarray(38, 42))).toEqual([198, 51, 100, 2]);
+  });
+
+  it("packs frames one after another, each 64-aligned after its headroom, and ends a batch when less than a frame's room is left", async () => {
+    const nsFd = openNamespace(ns.path);
+    const tap = netnsOpenTap(nsFd, { name: "xtap2", up: false });
+    close(nsFd);
+    // No IPv6 on the tap, so that the kernel sends only what we ask for.
+    ns.sh(["sysctl", "-qw", "net.ipv6.conf.xtap2.disable_ipv6=1"]);
+    ns.sh(["ip", "link", "set", "xtap2", "mtu", "65520", "up"]);
+    ns.sh(["ip", "addr", "add", "203.0.113.1/24", "dev", "xtap2"]);
+    ns.sh(["ip", "neigh", "replace", "203.0.113.2", "lladdr", "02:00:00:00:00:02", "dev", "xtap2"]);
+    const sizes = [100, 1400, 9000, 50000, 30000, 20000];
+    const send = `import socket; s = socket.socket(2, 2)\nfor i, n in enumerate(${JSON.stringify(sizes)}): s.sendto(bytes([i + 1]) * n, ("203.0.113.2", 4000))`;
+    ns.sh(["python3", "-c", send]);
+    const room = 65600;
+    const slab = new Uint8Array(2 * room + 1000);
+    const offsets = new Uint32Array(16);
+    const lengths = new Uint32Array(16);
+    const frames: { at: number; len: number; first: number }[] = [];
+    for (const end = Date.now() + 5000; frames.length < sizes.length && Date.now() < end; ) {
+      const n = readPacked(tap.fd, slab, room, 4, 16, offsets, lengths);
+      let prevEnd = 0;
+      for (let i = 0; i < n; i++) {
+        const at = offsets[i] as number;
+        const len = lengths[i] as number;
+        // 64-aligned plus the headroom, after the previous frame, and room left for the largest.
+        expect((at - 4) % 64).toBe(0);
+        expect(at).toBeGreaterThanOrEqual(prevEnd + 4);
+        expect(at + room).toBeLessThanOrEqual(slab.length);
+        prevEnd = at + len;
+        frames.push({ at, len, first: slab[at + 42] as number });
+      }
+      if (n === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    close(tap.fd);
+    // Each datagram whole (Ethernet, IPv4 and UDP headers: 42 bytes), in order.
+    expect(frames.map((f) => [f.len - 42, f.first])).toEqual(sizes.map((n, i) => [n, i + 1]));
+    // All six were queued before the first read. The slab holds two rooms and
+    // a bit: the fifth frame starts at 60804, and behind it less than a room
+    // is left, so the sixth opens the next batch.
+    expect(frames.map((f) => f.at)).toEqual([4, 196, 1668, 10756, 60804, 4]);
   });
 
   it("with a virtio-net header: frames in and out past the header, and one offload write that arrives as many datagrams", async () => {
