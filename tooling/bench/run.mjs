@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The benchmark suite: UDP and TCP through our pasta, Debian's pasta (C),
+// The benchmark suite: UDP and TCP through our pasta, the C pasta (the oracle),
 // slirp4netns and no translation at all, taking turns, in namespaces built
 // and removed here. See README.md.
 //
@@ -75,7 +75,7 @@ function parseArgs(argv) {
     }
   }
   for (const i of o.impls) if (!IMPLS[i]) throw new Error(`unknown implementation ${i}`);
-  setCBin(o.c ?? "debian");
+  setCBin(o.c ?? "auto");
   if (o.smoke) Object.assign(o, { runs: 1, duration: 1, profile: false, write: false, flows: 1000 });
   return o;
 }

@@ -25,6 +25,14 @@
  * common case, one sendmmsg per batch). Datagrams are relayed straight from
  * the receive slab; nothing is copied or allocated per datagram.
  *
+ * The slab has room for `batch` datagrams of 64 KiB (8 MiB), but its pages
+ * are only made resident by what lands in them. A wake-up's first read
+ * asks for SIZED_FIRST (32) datagrams, as many as the C pasta reads per
+ * call; the next reads of the same wake-up ask for the whole batch only
+ * while every datagram so far was at most SMALL_DATAGRAM. A flood of
+ * 64 KiB datagrams so touches 2 MiB of the slab instead of 8, and a flood
+ * of small ones still moves 128 per call.
+ *
  * Flows live in the shared flow table (@x/flow) as type UdpSplice: the
  * listener's side (host or namespace loopback) is the initiator, keyed by
  * (peer address and port, our listening port), the connected socket's side
@@ -97,6 +105,16 @@ interface Listener {
 }
 
 const SPLICE_SLOT = 65536;
+/** Datagrams asked for by a wake-up's first read (the C pasta's batch). */
+const SIZED_FIRST = 32;
+/** Datagrams up to this size let the next read ask for the whole batch: 128 of them touch at most 2 MiB. */
+const SMALL_DATAGRAM = 16384;
+
+/** How many datagrams the read after one of `n` datagrams may ask for: the whole batch only after small ones. */
+function nextCount(rb: RecvBatch, n: number): number {
+  for (let k = 0; k < n; k++) if ((rb.lengths[k] as number) > SMALL_DATAGRAM) return Math.min(SIZED_FIRST, rb.capacity);
+  return rb.capacity;
+}
 
 function pifOf(side: Side): Pif {
   return side === 'host' ? Pif.Host : Pif.Splice;
@@ -179,10 +197,11 @@ export class SpliceRelay {
     const { sockets } = this.deps;
     const rb = this.recvBatch;
     const sb = this.sendBatch;
+    let count = Math.min(SIZED_FIRST, rb.capacity);
     for (let round = 0; round < this.opts.drainRounds; round++) {
       let n: number;
       try {
-        n = sockets.recv(l.handle, rb, rb.capacity);
+        n = sockets.recv(l.handle, rb, count);
       } catch (e) {
         this.deps.logger.debug(`splice recv on port ${l.port}: ${errorCode(e)}`);
         return;
@@ -214,7 +233,8 @@ export class SpliceRelay {
         }
         i = j;
       }
-      if (n < rb.capacity) return;
+      if (n < count) return;
+      count = nextCount(rb, n);
     }
   }
 
@@ -301,12 +321,13 @@ export class SpliceRelay {
   private drainFlow(slot: number, h: SocketHandle): void {
     const rb = this.recvBatch;
     const sb = this.sendBatch;
+    let count = Math.min(SIZED_FIRST, rb.capacity);
     for (let round = 0; round < this.opts.drainRounds; round++) {
       if (this.flowHandle[slot] !== h) return; // closed meanwhile
       const l = this.flowListener[slot] as Listener;
       let n: number;
       try {
-        n = this.deps.sockets.recv(h, rb, rb.capacity);
+        n = this.deps.sockets.recv(h, rb, count);
       } catch (e) {
         // A connected UDP socket reports ICMP port unreachable as ECONNREFUSED.
         this.deps.logger.debug(`splice flow recv: ${errorCode(e)}`);
@@ -324,7 +345,8 @@ export class SpliceRelay {
         this.flows.endAddr(slot, INITIATOR, sb.addrs, k * ADDR_STRIDE);
       }
       this.relay(l.handle, n, l.back);
-      if (n < rb.capacity) return;
+      if (n < count) return;
+      count = nextCount(rb, n);
     }
   }
 

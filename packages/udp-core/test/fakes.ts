@@ -69,6 +69,8 @@ export class FakeSockets implements SocketLayer {
   sendLimit: number | undefined;
   /** Number of send() calls, to check batching. */
   sendCalls = 0;
+  /** The `max` of every recv call, in order. */
+  recvAsked: number[] = [];
 
   open(spec: SocketSpec): SocketHandle {
     const fail = this.failOpens.shift();
@@ -116,6 +118,7 @@ export class FakeSockets implements SocketLayer {
 
   recv(h: SocketHandle, b: RecvBatch, max: number): number {
     const s = this.get(h);
+    this.recvAsked.push(max);
     let n = 0;
     while (n < max && n < b.capacity && s.inbox.length > 0) {
       const d = s.inbox.shift() as Datagram;

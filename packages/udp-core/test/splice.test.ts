@@ -88,13 +88,33 @@ describe('splice (pasta)', () => {
     expect(flows.map((f) => f.sent.map((d) => text(d.data)))).toEqual([['a1', 'a2', 'a3'], ['b1']]);
   });
 
-  it('reads up to 128 datagrams per call and relays them with one send', () => {
+  it('reads 32 datagrams first, then up to 128 per call while they are small, one send per read', () => {
     const w = pasta();
     const l = w.sockets.find('host', 4, 5353, '127.0.0.1')!;
     const before = w.sockets.sendCalls;
-    w.sockets.deliver(l, '127.0.0.1', 1, ...Array.from({ length: 128 }, (_, i) => `m${i}`));
-    expect(w.sockets.sendCalls - before).toBe(1);
-    expect(w.engine.counters.spliceToNs.datagrams).toBe(128);
+    w.sockets.recvAsked = [];
+    w.sockets.deliver(l, '127.0.0.1', 1, ...Array.from({ length: 32 + 128 + 5 }, (_, i) => `m${i}`));
+    expect(w.sockets.recvAsked).toEqual([32, 128, 128]);
+    expect(w.sockets.sendCalls - before).toBe(3);
+    expect(w.engine.counters.spliceToNs.datagrams).toBe(165);
+  });
+
+  it('reads large datagrams 32 at a time, so a flood of them touches a quarter of the slab', () => {
+    const w = pasta();
+    const l = w.sockets.find('host', 4, 5353, '127.0.0.1')!;
+    const big = new Uint8Array(65000);
+    w.sockets.recvAsked = [];
+    // Small ones first, then large ones within the same wake-up: the read after the first large one asks for 32 again.
+    w.sockets.deliver(l, '127.0.0.1', 1, ...Array.from({ length: 32 }, () => 's'), ...Array.from({ length: 200 }, () => big));
+    expect(w.sockets.recvAsked.slice(0, 3)).toEqual([32, 128, 32]);
+    expect(w.sockets.recvAsked.slice(2).every((m) => m === 32)).toBe(true);
+    expect(w.engine.counters.spliceToNs.datagrams).toBe(232);
+    // Replies on the flow's socket follow the same rule.
+    const flow = w.sockets.live().find((s) => s.spec.side === 'ns' && s.spec.connect)!;
+    w.sockets.recvAsked = [];
+    w.sockets.deliver(flow, '127.0.0.1', 5353, ...Array.from({ length: 40 }, () => big));
+    expect(w.sockets.recvAsked).toEqual([32, 32]);
+    expect(w.engine.counters.spliceToHost.datagrams).toBe(40);
   });
 
   it('ages idle flows out after 180 s', () => {

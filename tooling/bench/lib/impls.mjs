@@ -6,7 +6,7 @@
 //   ours   apps/pasta/bin/pasta (the native launcher, which execs Node once),
 //          rootless (setpriv to nobody); node apps/pasta/dist/cli.js when
 //          Node flags are given (profiles)
-//   c      /usr/bin/pasta (Debian; --c oracle: the 2024_12_11 oracle), rootless
+//   c      the 2024_12_11 oracle's pasta (Debian's /usr/bin/pasta without it, or --c debian), rootless
 //   slirp  slirp4netns --configure --mtu=65520 --disable-host-loopback, on a
 //          namespace made by `unshare -Urn`, ports forwarded through its API
 //   limit  no translation: the "namespace" is the host namespace itself, so
@@ -32,14 +32,23 @@ export const OURS_BIN = path.join(REPO, "apps/pasta/bin/pasta");
 export const OURS_PASST_BIN = path.join(REPO, "apps/passt/bin/passt");
 
 /**
- * The C binaries the "c" implementation runs: Debian's by default; `--c
- * oracle` picks the 2024_12_11 oracle beside the project
- * (../shared/oracle/passt-2024_12_11), `--c DIR` a folder with pasta and passt.
+ * The C binaries the "c" implementation runs. By default ("auto") the
+ * 2024_12_11 oracle beside the project (../shared/oracle/passt-2024_12_11),
+ * the release we reimplement and the reference for every ratio, or
+ * Debian's older package where the oracle is absent (said on stderr and in
+ * the report's title); `--c debian` and `--c oracle` pick one, `--c DIR` a
+ * folder with pasta and passt.
  */
 export const C_BIN = { pasta: "/usr/bin/pasta", passt: "/usr/bin/passt", label: "Debian" };
+const ORACLE_DIRS = [path.join(REPO, "../shared/oracle/passt-2024_12_11"), "/work/shared/oracle/passt-2024_12_11"];
 export function setCBin(which) {
   if (which === "debian") return C_BIN;
-  const dirs = which === "oracle" ? [path.join(REPO, "../shared/oracle/passt-2024_12_11"), "/work/shared/oracle/passt-2024_12_11"] : [path.resolve(which)];
+  if (which === "auto") {
+    if (ORACLE_DIRS.some((d) => fs.existsSync(path.join(d, "pasta")))) return setCBin("oracle");
+    process.stderr.write(`bench: no C oracle in ${ORACLE_DIRS.join(" or ")}; the C side is Debian's pasta\n`);
+    return C_BIN;
+  }
+  const dirs = which === "oracle" ? ORACLE_DIRS : [path.resolve(which)];
   const dir = dirs.find((d) => fs.existsSync(path.join(d, "pasta")));
   if (!dir) throw new Error(`--c ${which}: no pasta in ${dirs.join(" or ")}`);
   Object.assign(C_BIN, { pasta: path.join(dir, "pasta"), passt: path.join(dir, "passt"), label: which === "oracle" ? "oracle 2024_12_11" : dir });
@@ -64,7 +73,7 @@ export const TCP_OUT_PORTS = [PORTS.iperf3.out, PORTS.sockperfTcp.out, PORTS.crr
 
 export const IMPLS = {
   ours: { id: "ours", label: "ours (TS pasta)" },
-  c: { id: "c", label: "Debian pasta (C)" },
+  c: { id: "c", label: "C pasta" },
   slirp: { id: "slirp", label: "slirp4netns" },
   limit: { id: "limit", label: "limit (no translation)" },
 };

@@ -74,10 +74,15 @@ export function fmt(x) {
 }
 const cell = (s) => (s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "–");
 
+/** Which C pasta the run compared with, as the title says it. */
+function cName(doc) {
+  return doc.config.c && doc.config.c.label !== "Debian" ? `the C pasta (${doc.config.c.label})` : "Debian's pasta (C)";
+}
+
 export function markdown(doc) {
   const L = [];
   const m = doc.machine;
-  L.push(`# Benchmarks: UDP and TCP through ours vs ${doc.config.c && doc.config.c.label !== "Debian" ? `the C pasta (${doc.config.c.label})` : "Debian's pasta (C)"}, slirp4netns and no translation`);
+  L.push(`# Benchmarks: UDP and TCP through ours vs ${cName(doc)}, slirp4netns and no translation`);
   L.push("");
   L.push(`${doc.date} · kernel ${m.kernel} · ${m.cpu} (${m.cpus} CPUs) · Node ${m.node} · ${doc.config.runs} runs of ${doc.config.duration} s per measurement · total ${Math.round(doc.elapsedSec)} s`);
   L.push("");
@@ -154,7 +159,7 @@ export function svg(doc) {
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   o.push(`<rect width="100%" height="100%" fill="white"/>`);
-  o.push(`<text x="10" y="18" font-size="14" font-weight="bold">Ours relative to Debian's pasta (C): higher is better, 1.0 = C</text>`);
+  o.push(`<text x="10" y="18" font-size="14" font-weight="bold">${esc(`Ours relative to ${cName(doc)}: higher is better, 1.0 = C`)}</text>`);
   o.push(`<text x="10" y="36">${esc(`${doc.date} · kernel ${doc.machine.kernel} · ${doc.machine.cpu} (${doc.machine.cpus} CPUs) · medians of ${doc.config.runs} runs`)}</text>`);
   o.push(`<text x="10" y="52" fill="#555">${esc("throughput/pps: ours ÷ C; latency, memory, start-up: C ÷ ours. Black tick: the target. Green: target met; red: short.")}</text>`);
   for (let v = 0; v <= maxV + 1e-9; v += maxV > 3 ? 1 : 0.5) {
