@@ -25,7 +25,7 @@
 import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn } from "@x/syscalls";
-import { applyHeapPolicy, helpText, parseOptions, restoreHiddenEnv, envForNode, UsageError, type Options } from "@x/engine/options";
+import { helpText, parseOptions, restoreHiddenEnv, envForNode, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASST_TS_STAGE";
@@ -33,7 +33,6 @@ const READY_FD = "PASST_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
   restoreHiddenEnv();
-  applyHeapPolicy();
   // Started in the background by the native launcher, stderr is /dev/null:
   // a mistake found before the daemon is ready goes back through the
   // readiness pipe, which the launcher prints.

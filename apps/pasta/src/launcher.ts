@@ -28,7 +28,7 @@
 import { closeSync, openSync, read, readlinkSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pipe, spawn, waitPid, openNamespace, close, namespacePath } from "@x/syscalls";
-import { applyHeapPolicy, helpText, parseOptions, restoreHiddenEnv, envForNode, pastaDetaches, UsageError, type Options } from "@x/engine/options";
+import { helpText, parseOptions, restoreHiddenEnv, envForNode, pastaDetaches, UsageError, type Options } from "@x/engine/options";
 import { VERSION } from "./version.js";
 
 const STAGE = "PASTA_TS_STAGE";
@@ -36,7 +36,6 @@ const READY_FD = "PASTA_TS_READY_FD";
 
 export async function main(argv: string[]): Promise<number> {
   restoreHiddenEnv();
-  applyHeapPolicy();
   // The networking stage, started by either launcher; -1: no one waits on a readiness pipe.
   const networking = process.env[STAGE] === "net";
   const readyFd = networking ? Number(process.env[READY_FD] ?? "-1") : -1;

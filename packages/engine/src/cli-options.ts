@@ -8,4 +8,3 @@ export { launchTable } from "./launch-table.js";
 export { parsePortSpec, mergePortSpecs, type PortSpec } from "@x/flow";
 export { UsageError } from "./usage-error.js";
 export { restoreHiddenEnv, envForNode, HIDDEN_PREFIX, HIDDEN_FROM_NODE, MALLOC_TUNABLE, ADDED } from "./launch-env.js";
-export { applyHeapPolicy, HEAP_GROWING_PERCENT } from "./heap-policy.js";
