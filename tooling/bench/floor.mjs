@@ -16,11 +16,13 @@
 // The order of the relays rotates from run to run; cells are the median
 // over runs of sockperf's median and p99 round trip (twice its one-way
 // figure). Writes DIR/floor-latest.{json,md} when --out is given.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { cleanup, installSignalHandlers, onCleanup, run, sleep, startProc, until } from "./lib/proc.mjs";
+import { stats } from "./lib/report.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, dflt) => {
@@ -33,9 +35,17 @@ const OUT = arg("--out", null);
 const SERVER = 11111;
 const LISTEN = 7000;
 
+// Everything started is killed by PID, and the namespace and the binary
+// removed, on exit, on errors and on SIGINT/SIGTERM (lib/proc.mjs).
+installSignalHandlers();
 const ns = `floor${process.pid}`;
 const cbin = path.join(os.tmpdir(), `floor-relay-${process.pid}`);
 execFileSync("cc", ["-O2", "-Wall", "-o", cbin, path.join(HERE, "lib/floor-relay.c")]);
+onCleanup(() => fs.rmSync(cbin, { force: true }));
+execFileSync("ip", ["netns", "add", ns]);
+onCleanup(() => execFileSync("ip", ["netns", "del", ns]));
+execFileSync("ip", ["-n", ns, "link", "set", "lo", "up"]);
+const inNs = (argv) => ["ip", "netns", "exec", ns, ...argv];
 
 const relays = [
   { id: "direct", title: "no relay (sockperf to its server)", argv: null },
@@ -48,78 +58,43 @@ const paces = [
   { id: "100ps", title: "100 requests/s", extra: ["--mps", "100"] },
 ];
 
-const started = [];
-function startInNs(argv) {
-  const p = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "inherit"] });
-  started.push(p);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${argv[0]} did not start`)), 10_000);
-    p.stdout.once("data", () => {
-      clearTimeout(t);
-      resolve(p);
-    });
-    p.once("exit", (code) => reject(new Error(`${argv.join(" ")} exited ${code}`)));
-  });
-}
-function stop(p) {
-  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+/** A relay started in the namespace, once it says it is ready. */
+async function startRelay(argv) {
+  const rec = startProc(inNs(argv));
+  await until(() => {
+    if (!rec.alive()) throw new Error(`${argv.join(" ")} exited: ${rec.err}`);
+    return rec.out.includes("ready");
+  }, 10_000, `${argv[0]} to start`);
+  return rec;
 }
 
 /** sockperf's median and p99, as round trips in µs. */
-function pingPong(port, extra) {
-  const out = execFileSync("ip", ["netns", "exec", ns, "timeout", `${SECONDS + 20}`, "sockperf", "pp", "-i", "127.0.0.1", "-p", `${port}`, "-t", `${SECONDS}`, "-m", "64", ...extra], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+async function pingPong(port, extra) {
+  const r = await run(inNs(["sockperf", "pp", "-i", "127.0.0.1", "-p", `${port}`, "-t", `${SECONDS}`, "-m", "64", ...extra]), (SECONDS + 20) * 1000);
   const pct = (p) => {
-    const m = out.match(new RegExp(`percentile ${p} =\\s+([\\d.]+)`));
-    if (!m) throw new Error(`no percentile ${p} in sockperf's output:\n${out}`);
+    const m = r.out.match(new RegExp(`percentile ${p} =\\s+([\\d.]+)`));
+    if (!m) throw new Error(`no percentile ${p} in sockperf's output:\n${r.out}${r.err}`);
     return 2 * Number(m[1]);
   };
   return { median: pct("50.000"), p99: pct("99.000") };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 const samples = {};
-execFileSync("ip", ["netns", "add", ns]);
-let server;
-try {
-  execFileSync("ip", ["-n", ns, "link", "set", "lo", "up"]);
-  server = spawn("ip", ["netns", "exec", ns, "sockperf", "sr", "-i", "127.0.0.1", "-p", `${SERVER}`], { stdio: "ignore" });
-  started.push(server);
-  await new Promise((r) => setTimeout(r, 500));
-  for (let run = 0; run < RUNS; run++) {
-    const order = relays.map((_, i) => relays[(i + run) % relays.length]);
-    for (const r of order) {
-      const p = r.argv ? await startInNs(r.argv) : null;
-      try {
-        for (const pace of paces) {
-          const got = pingPong(p ? LISTEN : SERVER, pace.extra);
-          const key = `${r.id}:${pace.id}`;
-          (samples[key] ??= []).push(got);
-        }
-      } finally {
-        if (p) stop(p);
-        await new Promise((res) => (p && p.exitCode === null && p.signalCode === null ? p.once("exit", res) : res()));
-      }
+startProc(inNs(["sockperf", "sr", "-i", "127.0.0.1", "-p", `${SERVER}`]));
+await sleep(500);
+for (let k = 0; k < RUNS; k++) {
+  const order = relays.map((_, i) => relays[(i + k) % relays.length]);
+  for (const r of order) {
+    const p = r.argv ? await startRelay(r.argv) : null;
+    try {
+      for (const pace of paces) (samples[`${r.id}:${pace.id}`] ??= []).push(await pingPong(p ? LISTEN : SERVER, pace.extra));
+    } finally {
+      await p?.stop();
     }
   }
-} finally {
-  for (const p of started) stop(p);
-  try {
-    execFileSync("ip", ["netns", "del", ns]);
-  } catch {
-    /* already gone */
-  }
-  fs.rmSync(cbin, { force: true });
 }
 
-const cell = (key, f) => median(samples[key].map((s) => s[f]));
+const cell = (key, f) => stats(samples[key].map((s) => s[f])).median;
 const lines = [
   "# The latency floor of a Node relay",
   "",
@@ -147,3 +122,4 @@ if (OUT) {
   fs.writeFileSync(path.join(OUT, "floor-latest.md"), md);
   fs.writeFileSync(path.join(OUT, "floor-latest.json"), `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, seconds: SECONDS, result }, null, 1)}\n`);
 }
+cleanup();

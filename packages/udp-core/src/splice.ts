@@ -110,12 +110,6 @@ const SIZED_FIRST = 32;
 /** Datagrams up to this size let the next read ask for the whole batch: 128 of them touch at most 2 MiB. */
 const SMALL_DATAGRAM = 16384;
 
-/** How many datagrams the read after one of `n` datagrams may ask for: the whole batch only after small ones. */
-function nextCount(rb: RecvBatch, n: number): number {
-  for (let k = 0; k < n; k++) if ((rb.lengths[k] as number) > SMALL_DATAGRAM) return Math.min(SIZED_FIRST, rb.capacity);
-  return rb.capacity;
-}
-
 function pifOf(side: Side): Pif {
   return side === 'host' ? Pif.Host : Pif.Splice;
 }
@@ -124,6 +118,8 @@ export class SpliceRelay {
   private readonly listeners: Listener[] = [];
   private readonly recvBatch: RecvBatch;
   private readonly sendBatch: SendBatch;
+  /** Datagrams a wake-up's first read asks for. */
+  private readonly firstRead: number;
   /** Per flow number: the connected socket (-1 none) and its listener. */
   private readonly flowHandle: Int32Array;
   private readonly flowListener: (Listener | undefined)[];
@@ -136,6 +132,7 @@ export class SpliceRelay {
   ) {
     if (opts.maxFlows < 1) throw new RangeError('maxSpliceFlows must be >= 1');
     this.recvBatch = createRecvBatch(opts.batch, SPLICE_SLOT, 0);
+    this.firstRead = Math.min(SIZED_FIRST, opts.batch);
     this.sendBatch = createSendBatch(opts.batch, this.recvBatch.slab);
     this.flows = deps.flows;
     const n = deps.flows.capacity;
@@ -197,7 +194,7 @@ export class SpliceRelay {
     const { sockets } = this.deps;
     const rb = this.recvBatch;
     const sb = this.sendBatch;
-    let count = Math.min(SIZED_FIRST, rb.capacity);
+    let count = this.firstRead;
     for (let round = 0; round < this.opts.drainRounds; round++) {
       let n: number;
       try {
@@ -234,8 +231,15 @@ export class SpliceRelay {
         i = j;
       }
       if (n < count) return;
-      count = nextCount(rb, n);
+      count = this.nextCount(n);
     }
+  }
+
+  /** How many datagrams the read after one of `n` may ask for: the whole batch only after small ones. */
+  private nextCount(n: number): number {
+    const rb = this.recvBatch;
+    for (let k = 0; k < n; k++) if ((rb.lengths[k] as number) > SMALL_DATAGRAM) return this.firstRead;
+    return rb.capacity;
   }
 
   /** Sends the first `m` entries of the send batch and counts the outcome. */
@@ -321,7 +325,7 @@ export class SpliceRelay {
   private drainFlow(slot: number, h: SocketHandle): void {
     const rb = this.recvBatch;
     const sb = this.sendBatch;
-    let count = Math.min(SIZED_FIRST, rb.capacity);
+    let count = this.firstRead;
     for (let round = 0; round < this.opts.drainRounds; round++) {
       if (this.flowHandle[slot] !== h) return; // closed meanwhile
       const l = this.flowListener[slot] as Listener;
@@ -346,7 +350,7 @@ export class SpliceRelay {
       }
       this.relay(l.handle, n, l.back);
       if (n < count) return;
-      count = nextCount(rb, n);
+      count = this.nextCount(n);
     }
   }
 

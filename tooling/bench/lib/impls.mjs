@@ -20,7 +20,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { World, HOST4, HOST6, GW4, GW6, REMOTE4, REMOTE6, asUnprivileged, ensureTunOpen } from "@x/harness";
+import { World, HOST4, HOST6, GW4, GW6, REMOTE4, REMOTE6, ORACLE_DIRS, asUnprivileged, ensureTunOpen, oracleBinary } from "@x/harness";
 import { startProc, run, trackPid, untrackPid, onCleanup, sleep, until, childrenOf, commOf, findPidInNetns, killPid } from "./proc.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -33,18 +33,17 @@ export const OURS_PASST_BIN = path.join(REPO, "apps/passt/bin/passt");
 
 /**
  * The C binaries the "c" implementation runs. By default ("auto") the
- * 2024_12_11 oracle beside the project (../shared/oracle/passt-2024_12_11),
+ * 2024_12_11 oracle where the tests find it (@x/harness's ORACLE_DIRS),
  * the release we reimplement and the reference for every ratio, or
  * Debian's older package where the oracle is absent (said on stderr and in
  * the report's title); `--c debian` and `--c oracle` pick one, `--c DIR` a
  * folder with pasta and passt.
  */
 export const C_BIN = { pasta: "/usr/bin/pasta", passt: "/usr/bin/passt", label: "Debian" };
-const ORACLE_DIRS = [path.join(REPO, "../shared/oracle/passt-2024_12_11"), "/work/shared/oracle/passt-2024_12_11"];
 export function setCBin(which) {
   if (which === "debian") return C_BIN;
   if (which === "auto") {
-    if (ORACLE_DIRS.some((d) => fs.existsSync(path.join(d, "pasta")))) return setCBin("oracle");
+    if (oracleBinary("pasta")) return setCBin("oracle");
     process.stderr.write(`bench: no C oracle in ${ORACLE_DIRS.join(" or ")}; the C side is Debian's pasta\n`);
     return C_BIN;
   }
